@@ -1,0 +1,4 @@
+from swebench_tasks.cli import main
+
+if __name__ == "__main__":
+    main()

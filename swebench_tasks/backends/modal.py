@@ -1,0 +1,26 @@
+"""The harness's own Modal path, accepted only where the installed harness's Modal path works."""
+
+from __future__ import annotations
+
+from swebench_tasks.errors import UsageError
+
+
+def check() -> None:
+    """swebench 5.0.2's Modal path is broken (its TestSpec has no setup_env_script)."""
+    from importlib.metadata import version
+
+    from swebench.types import TestSpec
+
+    if not hasattr(TestSpec, "setup_env_script"):
+        raise UsageError(
+            f"--backend modal does not work with the installed harness (swebench {version('swebench')})",
+            fix="use --backend local (Docker) or --backend sb-cli (hosted)",
+        )
+
+
+def evaluate(graph) -> None:
+    check()
+    graph.run_harness(dataset=graph.dataset_file, predictions=graph.predictions_file,
+                      instance_ids=graph.selected_ids(), run_id=graph.run_id,
+                      model_name=graph.settings.model_name, stage="evaluate",
+                      label="Running harness evaluation on Modal", modal=True)

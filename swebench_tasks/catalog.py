@@ -1,0 +1,61 @@
+"""A provider's model list cached as JSON, for the `catalog:<provider>` doit task.
+
+The task graph decides freshness (a TTL); these functions only fetch, write atomically and
+read back. The file never holds a key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from swebench_tasks.providers import ModelInfo, get_provider
+
+
+def fetch_catalog(provider: str, key: str | None, path: Path | str) -> list[ModelInfo]:
+    """List the provider's models live and write them to `path` (atomically)."""
+    client = get_provider(provider, key=key)
+    models = client.list_models()
+    doc = {"provider": provider, "base_url": client.base_url, "fetched_at": time.time(),
+           "curated": bool(getattr(client, "curated", False)), "models": [asdict(m) for m in models]}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return models
+
+
+def read_catalog(path: Path | str) -> list[ModelInfo] | None:
+    """The cached models, or None when the file is missing or unreadable (refetch it)."""
+    doc = _load(path)
+    if doc is None:
+        return None
+    try:
+        return [ModelInfo(**m) for m in doc["models"]]
+    except (KeyError, TypeError):
+        return None
+
+
+def catalog_age(path: Path | str) -> float | None:
+    """Seconds since the cache was fetched (for a TTL check), None if there is no usable cache."""
+    doc = _load(path)
+    fetched = doc.get("fetched_at") if doc else None
+    return max(time.time() - float(fetched), 0.0) if isinstance(fetched, (int, float)) else None
+
+
+def _load(path: Path | str) -> dict | None:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None

@@ -1,0 +1,292 @@
+"""Settings: flag, then environment, then `.env`, then the built-in default.
+
+`.env` holds non-secret defaults only; it is read with python-dotenv without touching
+`os.environ`, and written atomically so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from swebench_tasks.errors import UsageError
+
+PROVIDERS = ("openai", "anthropic", "openrouter", "huggingface", "ollama")
+BACKENDS = ("local", "sb-cli", "modal")
+CONTEXTS = ("retrieval", "statement", "text")
+
+# Setting name -> (.env / environment variable, default).
+VARIABLES: dict[str, tuple[str, object]] = {
+    "provider": ("SWEBENCH_PROVIDER", None),
+    "model": ("SWEBENCH_MODEL", None),
+    "dataset": ("SWEBENCH_DATASET", "lite"),
+    "count": ("SWEBENCH_COUNT", None),
+    "max_workers": ("SWEBENCH_MAX_WORKERS", 4),
+    "backend": ("SWEBENCH_BACKEND", "local"),
+    "docker_namespace": ("SWEBENCH_DOCKER_NAMESPACE", None),
+    "arch": ("SWEBENCH_ARCH", None),
+}
+INT_SETTINGS = {"count", "max_workers"}
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where run state lives; everything is under the working directory."""
+
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".swebench"
+
+    @property
+    def doit_db(self) -> Path:
+        return self.state / "doit.sqlite3"
+
+    @property
+    def datasets(self) -> Path:
+        return self.state / "datasets"
+
+    @property
+    def generations(self) -> Path:
+        return self.state / "generations"
+
+    @property
+    def contexts(self) -> Path:
+        return self.state / "contexts"
+
+    @property
+    def preflight(self) -> Path:
+        return self.state / "preflight"
+
+    @property
+    def catalog(self) -> Path:
+        return self.state / "catalog"
+
+    @property
+    def runs(self) -> Path:
+        return self.state / "runs"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "evaluation_results"
+
+    @property
+    def harness_logs(self) -> Path:
+        return self.root / "logs" / "run_evaluation"
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / ".env"
+
+    @property
+    def lock(self) -> Path:
+        return self.state / "run.lock"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One resolved selection: what to run, with what, where."""
+
+    workdir: Path
+    provider: str | None = None
+    model: str | None = None
+    profile: str | None = None
+    dataset: str = "lite"
+    split: str = "test"
+    count: int | None = None
+    instance_ids: tuple[str, ...] = ()
+    max_workers: int = 4
+    run_id: str | None = None
+    backend: str = "local"
+    context: str = "retrieval"
+    timeout: int = 1800
+    docker_namespace: str | None = None
+    arch: str | None = None
+    predictions: Path | None = None
+    generate_only: bool = False
+    rerun_failed: bool = False
+    preflight: bool = True
+    no_input: bool = False
+    json: bool = False
+    harness_python: str = field(default_factory=lambda: sys.executable)
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.workdir)
+
+    @property
+    def gold(self) -> bool:
+        return self.model == "gold"
+
+    @property
+    def needs_provider(self) -> bool:
+        """Gold patches and given predictions need no model."""
+        return not (self.gold or self.predictions)
+
+    @property
+    def model_name(self) -> str:
+        """`model_name_or_path` as the harness sees it."""
+        if self.gold:
+            return "gold"
+        if self.predictions:
+            return predictions_model_name(self.predictions)
+        return self.model or "unknown"
+
+    @property
+    def effective_run_id(self) -> str:
+        """Default run id is stable per (dataset, model), so a rerun finds its own work."""
+        if self.run_id:
+            return self.run_id
+        return slug(f"{dataset_slug(self.dataset)}-{self.model_name}")
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def slug(text: str) -> str:
+    """A filesystem- and doit-safe name (no ':' or '/')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def dataset_slug(dataset: str) -> str:
+    name = Path(dataset).stem if _looks_like_file(dataset) else dataset.rsplit("/", 1)[-1]
+    return slug(name.lower().replace("swe-bench_", "").replace("swe-bench", "full"))
+
+
+def _looks_like_file(dataset: str) -> bool:
+    return dataset.endswith((".json", ".jsonl", ".parquet"))
+
+
+def predictions_model_name(path: Path) -> str:
+    """The model name in a predictions file's first row (the harness keys logs by it)."""
+    import json
+
+    text = Path(path).read_text()
+    first = text.lstrip()[:1]
+    try:
+        rows = json.loads(text) if first in "[{" and not path.suffix == ".jsonl" else None
+        if rows is None:
+            line = next(ln for ln in text.splitlines() if ln.strip())
+            rows = [json.loads(line)]
+        if isinstance(rows, dict):
+            rows = list(rows.values())
+        return str(rows[0].get("model_name_or_path") or "predictions")
+    except (StopIteration, ValueError, IndexError, AttributeError, TypeError) as exc:
+        raise UsageError(
+            f"cannot read predictions file {path}: {exc}",
+            fix="pass a .jsonl/.json with instance_id, model_name_or_path, model_patch",
+        ) from None
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The `.env` values, or {} if there is none. An unreadable file is a usage error."""
+    if not path.exists():
+        return {}
+    try:
+        path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}", fix=f"fix or remove {path}") from None
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def lookup(name: str, dotenv: dict[str, str]) -> str | None:
+    """A variable from the environment, else `.env`."""
+    value = os.environ.get(name)
+    if value is None:
+        value = dotenv.get(name)
+    return value if value not in (None, "") else None
+
+
+def load_settings(workdir: Path | None = None, **flags) -> Settings:
+    """Resolve settings with precedence flag > environment > `.env` > default.
+
+    `flags` uses Settings field names; a flag of None means "not given".
+    """
+    workdir = Path(workdir or Path.cwd()).resolve()
+    dotenv = read_dotenv(workdir / ".env")
+    values: dict[str, object] = {}
+    for name, (var, default) in VARIABLES.items():
+        raw = flags.get(name)
+        if raw is None:
+            raw = lookup(var, dotenv)
+        if raw is None:
+            raw = default
+        if name in INT_SETTINGS and raw is not None:
+            raw = parse_int(var, raw)
+        values[name] = raw
+    for name, value in flags.items():
+        if name not in VARIABLES and value is not None:
+            values[name] = value
+    harness_python = lookup("SWEBENCH_HARNESS_PYTHON", dotenv)
+    if harness_python:
+        values["harness_python"] = harness_python
+    settings = Settings(workdir=workdir, **values)
+    validate(settings)
+    return settings
+
+
+def parse_int(var: str, raw: object) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise UsageError(f"{var} must be a whole number, got {raw!r}", fix=f"set {var} to e.g. 5") from None
+    if value < 0 or (var == "SWEBENCH_MAX_WORKERS" and value < 1):
+        raise UsageError(f"{var} must be positive, got {value}", fix=f"set {var} to e.g. 4")
+    return value
+
+
+def validate(s: Settings) -> None:
+    if s.provider is not None and s.provider not in PROVIDERS:
+        raise UsageError(
+            f"unknown provider {s.provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}"
+        )
+    if s.backend not in BACKENDS:
+        raise UsageError(f"unknown backend {s.backend!r}", fix=f"use one of: {', '.join(BACKENDS)}")
+    if s.context not in CONTEXTS:
+        raise UsageError(f"unknown context {s.context!r}", fix=f"use one of: {', '.join(CONTEXTS)}")
+    if s.run_id is not None and (not s.run_id or slug(s.run_id) != s.run_id):
+        raise UsageError(
+            f"run id {s.run_id!r} may only use letters, digits, '.', '_' and '-'",
+            fix="pass e.g. --run-id my-run-1",
+        )
+    if s.predictions is not None and not Path(s.predictions).is_file():
+        raise UsageError(f"predictions file {s.predictions} does not exist", fix="pass an existing --predictions FILE")
+
+
+def save_defaults(workdir: Path, values: dict[str, str | None], *, overwrite: bool = True) -> list[str]:
+    """Write non-secret defaults to `.env` atomically; returns the variables written.
+
+    With overwrite=False an existing value is kept (a user's setting always wins).
+    """
+    path = Path(workdir) / ".env"
+    current = read_dotenv(path)
+    lines = path.read_text().splitlines() if path.exists() else []
+    written: list[str] = []
+    for var, value in values.items():
+        if value is None:
+            continue
+        if var in current and (not overwrite or current[var] == value):
+            continue
+        entry = f"{var}={value}"
+        for i, line in enumerate(lines):
+            if re.match(rf"\s*(export\s+)?{re.escape(var)}\s*=", line):
+                lines[i] = entry
+                break
+        else:
+            lines.append(entry)
+        written.append(var)
+    if written:
+        tmp = path.with_name(f".env.tmp.{os.getpid()}")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+    return written

@@ -1,0 +1,152 @@
+"""SWE-bench datasets: aliases, Hugging Face ids and local files, cached as JSONL.
+
+Only `fetch` imports Hugging Face `datasets` (0.8 s); every later run reads the cache
+under `.swebench/datasets/` with the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from swebench_tasks.config import slug
+from swebench_tasks.errors import UsageError
+
+ALIASES = {
+    "lite": "SWE-bench/SWE-bench_Lite",
+    "verified": "SWE-bench/SWE-bench_Verified",
+    "full": "SWE-bench/SWE-bench",
+    "multimodal": "SWE-bench/SWE-bench_Multimodal",
+    "multilingual": "SWE-bench/SWE-bench_Multilingual",
+}
+LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
+# What generation needs of a row, and what the 5.x harness needs to evaluate it.
+GENERATION_FIELDS = ("instance_id", "problem_statement")
+EVALUATION_FIELDS = ("instance_id", "repo", "version", "image", "eval_script", "log_parser",
+                     "eval_type", "FAIL_TO_PASS", "PASS_TO_PASS")
+
+
+def is_local(dataset: str) -> bool:
+    return dataset.endswith(LOCAL_SUFFIXES)
+
+
+def resolve(dataset: str, workdir: Path) -> str:
+    """The Hugging Face id for an alias, the absolute path for a local file."""
+    if is_local(dataset):
+        path = (workdir / dataset).resolve()
+        if not path.is_file():
+            raise UsageError(f"dataset file {dataset} does not exist", fix="pass an existing .json/.jsonl/.parquet with -d")
+        return str(path)
+    name = ALIASES.get(dataset.lower(), dataset)
+    if "/" not in name:
+        raise UsageError(
+            f"unknown dataset {dataset!r}",
+            fix=f"use one of {', '.join(ALIASES)}, a Hugging Face id (org/name) or a local .jsonl",
+        )
+    return name
+
+
+def cache_path(state_dir: Path, dataset: str, split: str, workdir: Path) -> Path:
+    """One cache file per (dataset, split); a local file is keyed by its path."""
+    name = resolve(dataset, workdir)
+    key = slug(name.replace("/", "__")) if not is_local(dataset) else slug(Path(name).stem) + "-" + _short_hash(name)
+    return state_dir / "datasets" / f"{key}-{slug(split)}.jsonl"
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def fetch(dataset: str, split: str, workdir: Path, dest: Path) -> int:
+    """Load the dataset (local file or Hub) and write it to `dest` atomically; returns rows."""
+    name = resolve(dataset, workdir)
+    rows = read_local(Path(name)) if is_local(dataset) else _read_hub(name, split)
+    check_rows(rows, name)
+    write_jsonl(dest, rows)
+    return len(rows)
+
+
+def read_local(path: Path) -> list[dict]:
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path).to_pylist()
+        text = path.read_text()
+        if path.suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        data = json.loads(text)
+        return list(data.values()) if isinstance(data, dict) else data
+    except (OSError, ValueError, ImportError) as exc:
+        raise UsageError(f"cannot read dataset {path}: {exc}", fix="pass a valid .json/.jsonl/.parquet in the harness row schema") from None
+
+
+def _read_hub(name: str, split: str) -> list[dict]:
+    try:
+        from datasets import load_dataset
+
+        return [dict(row) for row in load_dataset(name, split=split)]
+    except Exception as exc:  # datasets raises many types for offline/missing/auth
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(
+            f"cannot fetch dataset {name} (split {split}): {first}",
+            fix="check the network and HF_TOKEN, or pass a local .jsonl with -d",
+        ) from None
+
+
+def check_rows(rows: object, name: str) -> None:
+    """Reject a malformed dataset before anything is cached."""
+    if not isinstance(rows, list) or not rows:
+        raise UsageError(f"dataset {name} has no rows", fix="pass a dataset with at least one row")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise UsageError(f"dataset {name}: row {i} is not an object", fix="fix the dataset file")
+        missing = [f for f in GENERATION_FIELDS if not row.get(f)]
+        if missing:
+            raise UsageError(
+                f"dataset {name}: row {i} ({row.get('instance_id', '?')}) lacks {', '.join(missing)}",
+                fix="fix the dataset file (harness row schema)",
+            )
+
+
+def missing_evaluation_fields(rows: list[dict]) -> dict[str, list[str]]:
+    """Rows the 5.x harness cannot evaluate (it raises KeyError on them), by instance id."""
+    gaps = {}
+    for row in rows:
+        missing = [f for f in EVALUATION_FIELDS if f not in row or row[f] is None]
+        if missing:
+            gaps[row["instance_id"]] = missing
+    return gaps
+
+
+def write_jsonl(dest: Path, rows: list[dict]) -> None:
+    """Write rows atomically: readers see the old file or the new one, never half."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+
+
+def load_cached(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def select(rows: list[dict], count: int | None, instance_ids: tuple[str, ...] | list[str]) -> list[dict]:
+    """`--instance-ids` wins over `--count`; `--count N` takes the first N in dataset order."""
+    if instance_ids:
+        by_id = {row["instance_id"]: row for row in rows}
+        unknown = [i for i in instance_ids if i not in by_id]
+        if unknown:
+            raise UsageError(
+                f"unknown instance id{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+                fix="check --instance-ids against the dataset (swebench doit info dataset)",
+            )
+        return [by_id[i] for i in dict.fromkeys(instance_ids)]
+    return rows[:count] if count else list(rows)

@@ -1,0 +1,44 @@
+"""Errors that end a command: each carries its exit code and the fix to print.
+
+Exit codes are the contract in SPEC.md: 2 usage/configuration, 3 provider,
+4 Docker/registry/harness, 130 interrupted, 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+
+class SwebenchError(Exception):
+    """A failure the user can act on: one line saying what failed and what fixes it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, fix: str | None = None, detail: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.detail = detail  # extra lines (log path and tail), printed after the one line
+
+    def line(self) -> str:
+        return f"{self.message} (fix: {self.fix})" if self.fix else self.message
+
+
+class UsageError(SwebenchError):
+    """Bad value, unknown name, nothing configured."""
+
+    exit_code = 2
+
+
+class ProviderError(SwebenchError):
+    """Auth, quota or network trouble with a model provider, after retries."""
+
+    exit_code = 3
+
+
+class AuthError(ProviderError):
+    """401/403: the key is wrong or lacks permission. Never retried."""
+
+
+class EngineError(SwebenchError):
+    """Docker engine, registry or harness failure."""
+
+    exit_code = 4

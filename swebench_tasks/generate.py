@@ -1,0 +1,113 @@
+"""Patch generation for one instance: prompt -> chat -> diff -> (apply check, one retry).
+
+Each result is a GenerationRecord written atomically as the doit target of
+`generate:<instance_id>`. Its `key` covers everything that should force a new
+model call (provider, model, prompt version, context mode), and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from swebench_tasks.config import slug
+from swebench_tasks.providers import ChatResult, Message, OnWait, Provider
+
+# Runs `git apply --check` for a diff against the instance's base commit.
+ApplyChecker = Callable[[str], "tuple[bool, str]"]
+
+
+@dataclass
+class GenerationRecord:
+    instance_id: str
+    provider: str
+    model: str
+    prompt_version: str
+    context: str
+    key: str
+    patch: str = ""
+    raw_reply: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    applied: bool | None = None  # None: not checked (no engine)
+    apply_error: str = ""
+    attempts: int = 0
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def prediction(self) -> str:
+        """What the harness gets: a patch known not to apply is evaluated as empty."""
+        return "" if self.applied is False else self.patch
+
+    @classmethod
+    def read(cls, path: Path) -> "GenerationRecord | None":
+        try:
+            data = json.loads(path.read_text())
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def write(self, path: Path) -> None:
+        """Atomic: a run killed mid-write leaves the old record or none, never half."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(self)}.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, path)
+
+
+def generation_key(provider: str, model: str, prompt_version: str, context: str) -> str:
+    text = json.dumps([provider, model, prompt_version, context])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def record_path(generations_dir: Path, provider: str, model: str, instance_id: str) -> Path:
+    """Records live per (provider, model): switching back to a model reuses its patches."""
+    return generations_dir / slug(f"{provider}__{model}") / f"{instance_id}.json"
+
+
+def is_current(path: Path, key: str) -> bool:
+    record = GenerationRecord.read(path)
+    return record is not None and record.key == key
+
+
+def generate_one(
+    row: dict,
+    *,
+    provider: Provider,
+    model: str,
+    messages: list[Message],
+    key: str,
+    context_mode: str,
+    prompt_version: str,
+    on_wait: OnWait | None = None,
+    check_apply: ApplyChecker | None = None,
+    max_tokens: int = 4096,
+) -> GenerationRecord:
+    """Ask the model once; if its diff does not apply, ask once more showing the error."""
+    from swebench_tasks.diffs import extract_diff, repair_diff
+    from swebench_tasks.pricing import estimate
+    from swebench_tasks.prompt import retry_messages
+
+    record = GenerationRecord(instance_id=row["instance_id"], provider=provider.name, model=model,
+                              prompt_version=prompt_version, context=context_mode, key=key)
+    for attempt in (1, 2):
+        result: ChatResult = provider.chat(model, messages, max_tokens=max_tokens, on_wait=on_wait)
+        record.attempts = attempt
+        record.raw_reply = result.text
+        record.input_tokens += result.input_tokens
+        record.output_tokens += result.output_tokens
+        record.patch = repair_diff(extract_diff(result.text)) if result.text else ""
+        if not record.patch or check_apply is None:
+            break
+        record.applied, record.apply_error = check_apply(record.patch)
+        if record.applied or attempt == 2:
+            break
+        messages = retry_messages(messages, result.text, record.apply_error)
+    record.cost_usd = estimate(model, record.input_tokens, record.output_tokens)
+    return record

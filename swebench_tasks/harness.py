@@ -1,0 +1,186 @@
+"""The official harness as a subprocess: the flags it accepts, a run, and its results.
+
+The harness is run by `SWEBENCH_HARNESS_PYTHON` (default: this interpreter) and is
+never imported here (it costs over a second). Results are read in SPEC.md's order:
+the summary report, then per-instance `report.json`, then the log tail with its path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from swebench_tasks.errors import EngineError
+
+MODULE = "swebench.harness.run_evaluation"
+# Variables no harness child needs: keys stay in this process.
+SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "HF_TOKEN",
+               "SWEBENCH_API_KEY")
+
+
+@dataclass
+class EvalResults:
+    """What the harness concluded, whichever of its outputs it came from."""
+
+    source: str  # "summary", "instances" or "log"
+    report_path: Path | None = None
+    resolved_ids: list[str] = field(default_factory=list)
+    unresolved_ids: list[str] = field(default_factory=list)
+    error_ids: list[str] = field(default_factory=list)
+    empty_patch_ids: list[str] = field(default_factory=list)
+    instance_reports: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def evaluated(self) -> int:
+        return len(self.resolved_ids) + len(self.unresolved_ids)
+
+
+def model_dir_name(model_name: str) -> str:
+    return model_name.replace("/", "__")
+
+
+def summary_report_path(report_dir: Path, model_name: str, run_id: str) -> Path:
+    return report_dir / f"{model_dir_name(model_name)}.{run_id}.json"
+
+
+def instance_log_dir(logs_root: Path, run_id: str, model_name: str, instance_id: str) -> Path:
+    return logs_root / run_id / model_dir_name(model_name) / instance_id
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def accepted_flags(python: str, cache_file: Path) -> set[str]:
+    """The long flags this harness's argparse accepts (4.x and 5.x differ), cached per interpreter."""
+    stamp = _interpreter_stamp(python)
+    try:
+        cached = json.loads(cache_file.read_text())
+        if cached.get("stamp") == stamp:
+            return set(cached["flags"])
+    except (OSError, ValueError, KeyError):
+        pass
+    proc = subprocess.run([python, "-m", MODULE, "--help"], capture_output=True, text=True,
+                          env=child_env(), timeout=120)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        raise EngineError(
+            f"the harness is not usable with {python}",
+            fix="pip install swebench (or point SWEBENCH_HARNESS_PYTHON at an interpreter that has it)",
+            detail=tail,
+        )
+    flags = sorted(set(re.findall(r"(--[a-z_]+)", proc.stdout)))
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    cache_file.write_text(json.dumps({"stamp": stamp, "flags": flags}))
+    return set(flags)
+
+
+def _interpreter_stamp(python: str) -> str:
+    """Changes when the interpreter or the harness installed in it changes."""
+    if Path(python).resolve() == Path(sys.executable).resolve():
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"self:{version('swebench')}"
+        except PackageNotFoundError:
+            return "self:none"
+    path = Path(python)
+    try:
+        return f"{path.resolve()}:{path.resolve().stat().st_mtime_ns}"
+    except OSError:
+        return python
+
+
+def build_command(*, python: str, flags: set[str], dataset: str, split: str, predictions: Path,
+                  instance_ids: list[str], max_workers: int, timeout: int, run_id: str,
+                  report_dir: Path, namespace: str | None = None, modal: bool = False) -> list[str]:
+    """Only what the installed harness accepts; `--namespace` only where it exists and was set."""
+    cmd = [python, "-m", MODULE, "--dataset_name", dataset, "--split", split,
+           "--predictions_path", str(predictions), "--max_workers", str(max_workers),
+           "--timeout", str(timeout), "--run_id", run_id]
+    if instance_ids:
+        cmd += ["--instance_ids", *instance_ids]
+    if "--report_dir" in flags:
+        cmd += ["--report_dir", str(report_dir)]
+    if namespace and "--namespace" in flags:
+        cmd += ["--namespace", namespace]
+    if modal:
+        cmd += ["--modal", "true"]
+    return cmd
+
+
+def run(cmd: list[str], *, cwd: Path, log_path: Path, logs_root: Path, run_id: str, model_name: str,
+        instance_ids: list[str], on_progress: Callable[[int, int], None] | None = None) -> None:
+    """Run the harness, its output to `log_path`, reporting finished instances as they land."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    reports = [instance_log_dir(logs_root, run_id, model_name, i) / "report.json" for i in instance_ids]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=child_env(),
+                                stdin=subprocess.DEVNULL)
+        try:
+            while proc.poll() is None:
+                if on_progress:
+                    on_progress(sum(p.exists() for p in reports), len(reports))
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            raise
+    if on_progress:
+        on_progress(sum(p.exists() for p in reports), len(reports))
+    if proc.returncode != 0:
+        raise EngineError(
+            f"the harness exited with code {proc.returncode}",
+            fix="read the log below; `swebench preflight` checks Docker and the images",
+            detail=f"log: {log_path}\n{log_tail(log_path)}",
+        )
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").rstrip().splitlines()[-lines:])
+    except OSError:
+        return "(no log written)"
+
+
+def read_results(*, report_dir: Path, logs_root: Path, model_name: str, run_id: str,
+                 instance_ids: list[str], empty_ids: set[str]) -> EvalResults:
+    """Summary report first; then per-instance report.json; an instance with neither is an error."""
+    per_instance = {i: instance_log_dir(logs_root, run_id, model_name, i) / "report.json" for i in instance_ids}
+    found = {i: p for i, p in per_instance.items() if p.exists()}
+    summary = summary_report_path(report_dir, model_name, run_id)
+    results = EvalResults(source="instances", instance_reports=found)
+    selected = set(instance_ids)
+    if summary.exists():
+        data = json.loads(summary.read_text())
+        results.source, results.report_path = "summary", summary
+        results.resolved_ids = [i for i in data.get("resolved_ids", []) if i in selected]
+        results.unresolved_ids = [i for i in data.get("unresolved_ids", []) if i in selected]
+        results.error_ids = [i for i in data.get("error_ids", []) if i in selected]
+        results.empty_patch_ids = [i for i in data.get("empty_patch_ids", []) if i in selected]
+        accounted = set(results.resolved_ids + results.unresolved_ids + results.error_ids
+                        + results.empty_patch_ids)
+        # Instances the summary omits (e.g. reused from an earlier run) come from report.json.
+        pending = [i for i in instance_ids if i not in accounted]
+    else:
+        pending = list(instance_ids)
+    for iid in pending:
+        if iid in empty_ids:
+            results.empty_patch_ids.append(iid)
+        elif iid in found:
+            resolved = json.loads(found[iid].read_text()).get(iid, {}).get("resolved", False)
+            (results.resolved_ids if resolved else results.unresolved_ids).append(iid)
+        else:
+            results.error_ids.append(iid)
+    if not summary.exists() and not found:
+        results.source = "log"
+    return results

@@ -1,0 +1,62 @@
+"""Model providers behind one narrow protocol; each backend is one module.
+
+A provider lists models, validates a key and completes a chat. Construction is
+cheap and imports nothing heavy; HTTP (httpx) is imported on first request.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from swebench_tasks.errors import UsageError
+
+NAMES = ("openai", "anthropic", "openrouter", "huggingface", "ollama")
+
+# Called with (seconds, reason) before each wait (a 429's Retry-After, a backoff).
+OnWait = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    context_length: int | None = None
+    input_price: float | None = None  # USD per input token, where the catalog says
+    output_price: float | None = None  # USD per output token
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model: str = ""
+
+
+@dataclass
+class Message:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+class Provider(Protocol):
+    name: str
+    key_env: str | None  # the environment variable holding its key (None: no key)
+    base_url: str
+
+    def list_models(self) -> list[ModelInfo]: ...
+
+    def validate_key(self) -> None:
+        """Raise AuthError if the key is refused; ProviderError if unreachable."""
+
+    def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
+             temperature: float = 0.0, on_wait: OnWait | None = None) -> ChatResult: ...
+
+
+def get_provider(name: str, key: str | None = None, **options) -> Provider:
+    """The provider `name`, reaching its endpoint from the environment (SPEC.md)."""
+    if name not in NAMES:
+        raise UsageError(f"unknown provider {name!r}", fix=f"use one of: {', '.join(NAMES)}")
+    module = importlib.import_module(f"swebench_tasks.providers.{name}")
+    return module.create(key=key, **options)

@@ -1,0 +1,92 @@
+"""The OpenAI-compatible wire format, shared by openai, openrouter and huggingface.
+
+`GET /models` lists `data[].id`; `POST /chat/completions` answers `choices[0].message.content`
+with `usage.prompt_tokens/completion_tokens`. Subclasses change only what differs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from swebench_tasks.errors import AuthError, ProviderError
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
+from swebench_tasks.providers._http import Http
+from swebench_tasks.secrets import key_fix
+
+
+def endpoint(env: str, default: str) -> str:
+    """An endpoint from its variable (SPEC.md, Providers), else the public default."""
+    return (os.environ.get(env) or default).strip().rstrip("/")
+
+
+@dataclass
+class OpenAICompatible:
+    """A provider speaking the OpenAI chat-completions API with Bearer auth."""
+
+    name: str
+    key_env: str | None
+    base_url: str
+    endpoint_env: str
+    key: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    http: Http = field(init=False)
+
+    def __post_init__(self) -> None:
+        headers = {"Accept": "application/json", **self.extra_headers}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
+                         key_fix=key_fix(self.name), endpoint_env=self.endpoint_env)
+
+    def list_models(self) -> list[ModelInfo]:
+        data = self.http.get("/models")
+        rows = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise ProviderError(f"{self.name} GET {self.http.url('/models')} returned no model list",
+                                fix=f"check {self.endpoint_env}")
+        models = [self.model_info(row) for row in rows if isinstance(row, dict) and row.get("id")]
+        return sorted(models, key=lambda m: m.id)
+
+    def model_info(self, row: dict) -> ModelInfo:
+        return ModelInfo(id=str(row["id"]), context_length=as_int(row.get("context_length")))
+
+    def validate_key(self) -> None:
+        """The cheapest authenticated call: the model list."""
+        self._require_key()
+        self.http.get("/models")
+
+    def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
+             temperature: float = 0.0, on_wait: OnWait | None = None) -> ChatResult:
+        self._require_key()
+        body = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        data = self.http.post("/chat/completions", body, on_wait=on_wait)
+        try:
+            text = data["choices"][0]["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise ProviderError(f"{self.name} returned a chat reply without choices",
+                                fix=f"check the model name {model!r}") from None
+        usage = data.get("usage") or {}
+        return ChatResult(text=text, input_tokens=int(usage.get("prompt_tokens") or 0),
+                          output_tokens=int(usage.get("completion_tokens") or 0),
+                          model=str(data.get("model") or model))
+
+    def check_model(self, model: str) -> None:
+        """A one-token live request: proves a hand-typed or curated model id works."""
+        self.chat(model, [Message("user", "ping")], max_tokens=1)
+
+    def _require_key(self) -> None:
+        if not self.key and self.key_env:
+            raise AuthError(f"no {self.name} key found", fix=key_fix(self.name))
+
+
+def as_int(value: object) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

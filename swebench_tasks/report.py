@@ -1,0 +1,110 @@
+"""The run summary: one JSON shape (SPEC.md) whatever the backend, plus its rendering.
+
+Written to `results/<run_id>/summary.json` with per-instance artifacts beside it;
+`tasks` (which doit tasks ran) is added by the caller, since only it knows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from swebench_tasks.harness import EvalResults, instance_log_dir, log_tail
+
+
+@dataclass
+class Prediction:
+    instance_id: str
+    patch: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    applied: bool | None = None
+
+
+def build_summary(*, run_id: str, provider: str | None, model: str, dataset: str, selected: list[str],
+                  predictions: dict[str, Prediction], results: EvalResults | None,
+                  results_dir: Path) -> dict:
+    preds = [predictions[i] for i in selected if i in predictions]
+    costs = [p.cost_usd for p in preds if p.cost_usd is not None]
+    checked = [p for p in preds if p.applied is not None]
+    r = results or EvalResults(source="none")
+    return {
+        "run_id": run_id,
+        "provider": provider,
+        "model": model,
+        "dataset": dataset,
+        "selected": len(selected),
+        "generated": len(preds),
+        "evaluated": r.evaluated,
+        "resolved": len(r.resolved_ids),
+        "unresolved": len(r.unresolved_ids),
+        "errors": len(r.error_ids),
+        "empty_patches": sum(1 for p in preds if not p.patch.strip()),
+        "applied": sum(1 for p in checked if p.applied) if checked else None,
+        "resolved_ids": r.resolved_ids,
+        "unresolved_ids": r.unresolved_ids,
+        "error_ids": r.error_ids,
+        "results_dir": str(results_dir),
+        "report_path": str(r.report_path) if r.report_path else None,
+        "cost_usd": round(sum(costs), 6) if costs else None,
+        "tokens": {"input": sum(p.input_tokens for p in preds), "output": sum(p.output_tokens for p in preds)},
+    }
+
+
+def write_artifacts(*, results_dir: Path, summary: dict, predictions: dict[str, Prediction],
+                    logs_root: Path, model_name: str) -> None:
+    """Per instance: the patch, the harness report, the log tail; then summary.json last."""
+    run_id = summary["run_id"]
+    for iid in summary["resolved_ids"] + summary["unresolved_ids"] + summary["error_ids"] + [
+            i for i, p in predictions.items() if not p.patch.strip()]:
+        out = results_dir / iid
+        out.mkdir(parents=True, exist_ok=True)
+        pred = predictions.get(iid)
+        (out / "patch.diff").write_text(pred.patch if pred else "")
+        log_dir = instance_log_dir(logs_root, run_id, model_name, iid)
+        if (log_dir / "report.json").exists():
+            shutil.copyfile(log_dir / "report.json", out / "report.json")
+        for name in ("test_output.txt", "run_instance.log"):
+            if (log_dir / name).exists():
+                (out / "log_tail.txt").write_text(f"{log_dir / name}\n{log_tail(log_dir / name, 40)}\n")
+                break
+    results_dir.mkdir(parents=True, exist_ok=True)
+    tmp = results_dir / f".summary.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, results_dir / "summary.json")
+
+
+def render(ui, summary: dict) -> None:
+    """The evaluation summary as a rich table (plain text under --no-input)."""
+    from rich.table import Table
+
+    table = Table(title=f"EVALUATION SUMMARY  {summary['run_id']}", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    cost = summary.get("cost_usd")
+    rows = [
+        ("Model", f"{summary.get('provider') or '-'} / {summary['model']}"),
+        ("Dataset", summary["dataset"]),
+        ("Selected", summary["selected"]),
+        ("Generated", summary["generated"]),
+        ("Applied", "-" if summary.get("applied") is None else summary["applied"]),
+        ("Evaluated", summary["evaluated"]),
+        ("Resolved", summary["resolved"]),
+        ("Unresolved", summary["unresolved"]),
+        ("Errors", summary["errors"]),
+        ("Empty patches", summary["empty_patches"]),
+        ("Tokens", f"{summary['tokens']['input']} in / {summary['tokens']['output']} out"),
+        ("Cost", "unknown" if cost is None else f"${cost:.4f}"),
+        ("Results", summary["results_dir"]),
+        ("Harness report", summary.get("report_path") or "-"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    ui.print(table)
+    if summary["error_ids"]:
+        ui.print(f"Errored instances: {', '.join(summary['error_ids'])} "
+                 f"(log tails in {summary['results_dir']}/<id>/log_tail.txt)")

@@ -1,0 +1,137 @@
+"""The graph's side of code context: where the repository comes from, and apply checks.
+
+The repository at the base commit is read from the instance image (`/testbed`) when a
+Docker engine can run it, else fetched from its git remote; where neither works the
+prompt falls back to the problem statement, said once. Patches are checked with
+`git apply --check` in a short-lived container of the same image.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import json
+import tarfile
+import threading
+from pathlib import Path
+
+from swebench_tasks.errors import SwebenchError
+
+_said_fallback = threading.Event()
+
+
+def context_task(graph, row: dict, path: Path) -> dict:
+    iid = row["instance_id"]
+    deps = [f"image:{iid}"] if graph.uses_docker else []
+    tokens = budget(graph)
+
+    def current() -> bool:
+        try:
+            return json.loads(path.read_text()).get("budget_tokens") == tokens
+        except (OSError, ValueError):
+            return False
+
+    return {"name": iid, "actions": [graph.guard(lambda: build(graph, row, path, tokens))],
+            "targets": [path], "uptodate": [current], "task_dep": deps, "verbosity": 2}
+
+
+def budget(graph) -> int:
+    from swebench_tasks.context import budget_for
+
+    return budget_for(graph.settings.model or "", None)
+
+
+def build(graph, row: dict, path: Path, budget_tokens: int) -> None:
+    """Retrieve and cache one instance's context; a statement-only marker if no repo is reachable."""
+    from swebench_tasks.context import retrieve
+
+    files = read_repository(graph, row)
+    if files is None:
+        if not _said_fallback.is_set():
+            _said_fallback.set()
+            graph.progress.note("No Docker engine or git remote reachable for the repository: "
+                                "prompting with the problem statement only.")
+        data = {"strategy": "statement", "budget_tokens": budget_tokens, "files": []}
+    else:
+        data = json.loads(retrieve(row, files, budget_tokens).to_json())
+        data["budget_tokens"] = budget_tokens
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def read_repository(graph, row: dict) -> dict[str, str] | None:
+    from swebench_tasks.context import read_repo_from_git, read_repo_from_image
+
+    if graph.uses_docker or engine_available():
+        try:
+            return read_repo_from_image(row["image"])
+        except Exception:  # engine down, image missing: try the git remote next
+            pass
+    try:
+        return read_repo_from_git(row["repo"], row["base_commit"], graph.paths.state / "repos")
+    except Exception:
+        return None
+
+
+def engine_available() -> bool:
+    from swebench_tasks.images import engine_reachable
+
+    return engine_reachable()
+
+
+def load(path: Path):
+    """The cached Context, or None when the cache says statement-only."""
+    from swebench_tasks.context import Context
+
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    if json.loads(text).get("strategy") == "statement":
+        return None
+    return Context.from_json(text)
+
+
+def apply_checker(graph, row: dict):
+    """A `git apply --check` inside the instance image, or None where no engine can run it."""
+    if not graph.uses_docker or not row.get("image"):
+        return None
+    from swebench_tasks.images import is_present
+
+    if not is_present(row["image"]):
+        return None
+    return lambda diff: check_in_image(row["image"], diff)
+
+
+def check_in_image(image: str, diff: str) -> tuple[bool, str]:
+    import docker
+
+    from swebench_tasks.diffs import apply_check_command
+
+    client = docker.from_env()
+    container = None
+    try:
+        container = client.containers.create(image, command="tail -f /dev/null", working_dir="/testbed")
+        container.start()
+        container.put_archive("/tmp", _tar({"swebench_check.diff": diff}))
+        cmd = shlex.join(apply_check_command("/testbed")) + " < /tmp/swebench_check.diff"
+        result = container.exec_run(["sh", "-c", cmd], workdir="/testbed")
+        return result.exit_code == 0, result.output.decode(errors="replace").strip()
+    except docker.errors.DockerException as exc:
+        raise SwebenchError(f"apply check failed in {image}: {exc}") from None
+    finally:
+        if container is not None:
+            container.remove(force=True)
+
+
+def _tar(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()

@@ -1,0 +1,91 @@
+"""One run of the graph, as `swebench run`, Quick Run and Guided Setup invoke it.
+
+Resolves settings and the key, holds the working directory's run lock, runs doit,
+and returns the summary with the names of the tasks that ran and were up to date.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from swebench_tasks.config import Settings, load_settings
+from swebench_tasks.errors import UsageError
+from swebench_tasks.ui import RunProgress, Ui
+
+KEYLESS = {"ollama"}
+
+
+@contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """One run per working directory; the kernel drops the lock if the holder dies (even kill -9)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            raise UsageError(f"another swebench run is in progress in this directory (pid {holder})",
+                             fix="wait for it to finish, or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def check_configured(settings: Settings) -> None:
+    if settings.needs_provider and not (settings.provider and settings.model):
+        raise UsageError("no model configured",
+                         fix="run `swebench setup`, or pass --provider and --model (or --model gold)")
+    if settings.backend == "modal":
+        from swebench_tasks.backends.modal import check
+
+        check()
+
+
+def resolve_key(settings: Settings, ui: Ui) -> str | None:
+    """The provider key (environment, keychain, `.env` pointer, prompt); None if none is needed."""
+    if not settings.needs_provider or settings.provider in KEYLESS:
+        return None
+    from swebench_tasks import profiles, secrets
+
+    profile = settings.profile or profiles.active_profile(settings.provider)
+    key = secrets.resolve_key(settings.provider, profile=profile, workdir=settings.workdir,
+                              interactive=ui.interactive and not ui.json)
+    if not key:
+        raise UsageError(f"no API key for {settings.provider}", fix=secrets.key_fix(settings.provider, profile))
+    return key
+
+
+def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True) -> dict:
+    """Run the graph for the selection; print (or emit) and return the summary."""
+    from swebench_tasks.tasks import Graph, run_graph
+
+    settings = load_settings(workdir, no_input=ui.no_input, json=ui.json, **flags)
+    check_configured(settings)
+    with run_lock(settings.paths.lock):
+        graph = Graph(settings, ui)
+        graph.ensure_dataset()
+        graph.rows()  # a bad selection (unknown id) fails here, before any work
+        if graph.stale_generations():
+            graph.key = resolve_key(settings, ui)
+        if settings.rerun_failed:
+            graph.prepare_rerun_failed()
+        with RunProgress(ui) as graph.progress:
+            _, record = run_graph(graph)
+    summary = json.loads(graph.summary_file.read_text())
+    summary["tasks"] = {"executed": record.executed, "up_to_date": record.up_to_date}
+    if show:
+        if ui.json:
+            ui.emit(summary)
+        else:
+            from swebench_tasks.report import render
+
+            render(ui, summary)
+    return summary

@@ -1,0 +1,139 @@
+"""Output modes: a rich TTY, stable plain lines for CI (`--no-input`), one JSON document.
+
+In `--json` mode stdout carries exactly one JSON document; everything else goes to stderr.
+With `--no-input` (or no TTY) output carries no ANSI codes and no prompts are shown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+
+def env_no_input() -> bool:
+    return os.environ.get("SWEBENCH_NO_INPUT", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Ui:
+    """How this invocation talks to its user."""
+
+    no_input: bool = False
+    json: bool = False
+
+    @classmethod
+    def detect(cls, no_input: bool = False, json_mode: bool = False) -> "Ui":
+        interactive = sys.stdin.isatty() and not no_input and not env_no_input()
+        return cls(no_input=not interactive, json=json_mode)
+
+    @property
+    def interactive(self) -> bool:
+        return not self.no_input
+
+    @cached_property
+    def console(self):
+        """Human output: stdout normally, stderr when stdout is reserved for JSON."""
+        return self._make(sys.stderr if self.json else sys.stdout)
+
+    @cached_property
+    def err(self):
+        return self._make(sys.stderr)
+
+    def _make(self, stream):
+        from rich.console import Console
+
+        if self.no_input:
+            return Console(file=stream, color_system=None, force_terminal=False,
+                           highlight=False, emoji=False, soft_wrap=True, width=200)
+        return Console(file=stream, highlight=False)
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        self.console.print(*args, **kwargs)
+
+    def line(self, text: str) -> None:
+        """One stable progress line (stderr), for logs and CI."""
+        self.err.print(text, markup=False)
+
+    def emit(self, document: Any) -> None:
+        """The single JSON document of a `--json` invocation."""
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+        sys.stdout.flush()
+
+    def clear(self) -> None:
+        """Clear the screen only when asked to (SWEBENCH_TUI_CLEAR=1) and interactive."""
+        if self.interactive and os.environ.get("SWEBENCH_TUI_CLEAR") == "1":
+            self.console.clear()
+
+
+class RunProgress:
+    """Progress of a run: rich bars with counts and ETA in a TTY, one line per step otherwise.
+
+    Stages ("generate", "evaluate", ...) are bars; `wait` shows a rate-limit or backoff
+    wait inline on the bar that is waiting.
+    """
+
+    def __init__(self, ui: Ui):
+        self.ui = ui
+        self._bars: dict[str, int] = {}
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._labels: dict[str, str] = {}
+        self._progress = None
+        if ui.interactive and not ui.json:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
+                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                                      TimeRemainingColumn(), console=ui.console, transient=False)
+
+    def __enter__(self) -> "RunProgress":
+        if self._progress:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress:
+            self._progress.stop()
+
+    def stage(self, name: str, total: int, label: str) -> None:
+        """Declare a stage; calling again only updates its total."""
+        done = self._counts.get(name, (0, 0))[0]
+        self._counts[name] = (done, total)
+        self._labels[name] = label
+        if self._progress is None:
+            return
+        if name in self._bars:
+            self._progress.update(self._bars[name], total=total)
+        else:
+            self._bars[name] = self._progress.add_task(label, total=total, completed=done)
+
+    def advance(self, name: str, item: str, note: str = "") -> None:
+        done, total = self._counts.get(name, (0, 0))
+        self.set(name, done + 1, item, note)
+
+    def set(self, name: str, done: int, item: str = "", note: str = "") -> None:
+        old, total = self._counts.get(name, (0, 0))
+        self._counts[name] = (done, max(total, done))
+        if self._progress is not None and name in self._bars:
+            self._progress.update(self._bars[name], completed=done, description=self._labels[name])
+        elif done != old or note:
+            suffix = f" {item}" if item else ""
+            self.ui.line(f"{name} {done}/{max(total, done)}{suffix}{f' ({note})' if note else ''}")
+
+    def wait(self, name: str, seconds: float, reason: str) -> None:
+        """An inline wait: the bar's label says why and for how long."""
+        text = f"waiting {seconds:.0f}s: {reason}"
+        if self._progress is not None and name in self._bars:
+            self._progress.update(self._bars[name], description=f"{self._labels[name]} [yellow]{text}[/]")
+        else:
+            self.ui.line(f"{name} {text}")
+
+    def note(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(text)
+        else:
+            self.ui.line(text)

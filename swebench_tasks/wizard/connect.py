@@ -1,0 +1,188 @@
+"""Connecting a model: the key (hidden, sanitised, validated live) and the live model list.
+
+Guided Setup and Options share these screens, and they call the same functions as
+`swebench secrets set` and `swebench models`: the wizard adds questions, not logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.markup import escape
+
+from swebench_tasks.errors import AuthError, ProviderError, UsageError
+from swebench_tasks.ui import Ui
+from swebench_tasks.wizard.prompts import Back, confirm, pick_or_type, secret
+
+# The compute sources in the order the wizard offers them.
+LABELS = {
+    "ollama": "Local (Ollama)",
+    "huggingface": "Hugging Face Inference API",
+    "anthropic": "Anthropic API",
+    "openai": "OpenAI API",
+    "openrouter": "OpenRouter",
+}
+KEY_HINTS = {"openai": "sk-...", "anthropic": "sk-ant-...", "huggingface": "starts with hf_",
+             "openrouter": "sk-or-..."}
+KEY_PAGES = {
+    "openai": "https://platform.openai.com/api-keys",
+    "anthropic": "https://console.anthropic.com/settings/keys",
+    "huggingface": "https://huggingface.co/settings/tokens",
+    "openrouter": "https://openrouter.ai/keys",
+}
+OK, FAIL = "[green]✔[/]", "[red]✖[/]"
+
+
+@dataclass
+class Key:
+    """A validated key and where it came from ("typed", or where the CLI found it)."""
+
+    value: str | None
+    source: str
+
+    @property
+    def typed(self) -> bool:
+        return self.source == "typed"
+
+
+def say_error(ui: Ui, exc: Exception) -> None:
+    """One ✖ line with the error's fix, as the CLI would print it."""
+    line = exc.line() if hasattr(exc, "line") else str(exc)
+    ui.print(f"  {FAIL} {escape(line)}")
+
+
+def validate_key(ui: Ui, provider: str, key: str) -> None:
+    """The live check `swebench secrets set` makes; AuthError/ProviderError as it raises them."""
+    from swebench_tasks.cli._keys import validate
+
+    with ui.console.status("Validating key..."):
+        validate(provider, key)
+    ui.print(f"  Validating key... {OK}")
+
+
+def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
+    """Hidden input, sanitised and validated live; a refused key is explained and asked again.
+
+    Esc goes back; with `optional` an empty answer means "no key" (OpenRouter's public catalog).
+    """
+    from swebench_tasks.secrets import KEY_ENV, sanitize_key
+
+    name = LABELS[provider].removesuffix(" API")
+    hint = KEY_HINTS.get(provider, "")
+    while True:
+        raw = secret(f"Enter your {name} key ({hint}):",
+                     instruction="input hidden; Enter to skip" if optional else "input hidden")
+        if optional and not raw.strip():
+            ui.print(f"  No key: the catalog is public, but a run will need {KEY_ENV[provider]}.")
+            return None
+        try:
+            key = sanitize_key(raw)
+            validate_key(ui, provider, key)
+            return key
+        except AuthError as exc:
+            say_error(ui, exc)
+            ui.print(f"  The key was refused: check that you copied all of it and that it is active. "
+                     f"Get or create one at {KEY_PAGES[provider]}")
+            ui.print("  Paste another key, or press Esc to go back.")
+        except UsageError as exc:
+            say_error(ui, exc)
+        except ProviderError as exc:
+            say_error(ui, exc)
+            if not confirm("Try again?", default=True):
+                raise Back() from None
+
+
+def existing_key(ui: Ui, provider: str, profile: str | None, workdir: Path) -> Key | None:
+    """A key the CLI would use (environment, keychain, `.env` pointer), checked live; None if
+    there is none or it is refused (the refusal is shown)."""
+    from swebench_tasks import secrets
+
+    try:
+        value = secrets.resolve_key(provider, profile=profile, workdir=workdir, interactive=False)
+    except UsageError as exc:
+        say_error(ui, exc)
+        return None
+    if not value:
+        return None
+    status = secrets.key_status(provider, profile=profile)
+    where = (f"the environment ({status.env_var})" if status.in_environment
+             else f"the keychain (account {status.account})" if status.in_keychain else "your .env pointer")
+    ui.print(f"  Found a key in {where}.")
+    try:
+        validate_key(ui, provider, value)
+    except AuthError as exc:
+        say_error(ui, exc)
+        return None
+    return Key(value, where)
+
+
+def connect_key(ui: Ui, provider: str, profile: str | None, workdir: Path) -> Key:
+    """The key for the chosen provider: one found and accepted, else one typed and accepted."""
+    found = existing_key(ui, provider, profile, workdir)
+    if found is not None:
+        return found
+    return Key(ask_key(ui, provider, optional=provider == "openrouter"), "typed")
+
+
+def pick_model(ui: Ui, provider: str, key: str | None, default: str | None = None) -> str:
+    """The live model list with type-to-filter; a typed or curated id is proven by one request."""
+    from swebench_tasks.providers import get_provider
+
+    client = get_provider(provider, key=key)
+    with ui.console.status("Fetching model catalog... (this may take a moment)"):
+        models = [m.id for m in client.list_models()]
+    curated = bool(getattr(client, "curated", False))
+    if curated:
+        ui.print("  The live listing is unavailable; these are example picks (each is checked when chosen).")
+    while True:
+        model = pick_or_type(f"Pick a model ({len(models)} available):", models, "Enter another model id…",
+                             default=default)
+        if model in models and not curated:
+            return model
+        try:
+            with ui.console.status(f"Checking {model} with a one-token request..."):
+                client.check_model(model)
+            ui.print(f"  {escape(model)} answers. {OK}")
+            return model
+        except ProviderError as exc:
+            say_error(ui, exc)
+
+
+def pick_ollama_model(ui: Ui, default: str | None = None) -> str:
+    """Ollama at OLLAMA_HOST: its local models, or a name to pull (with progress)."""
+    from swebench_tasks.providers import get_provider
+
+    client = get_provider("ollama")
+    while not client.detect():
+        ui.print(f"  {FAIL} No Ollama server answers at {client.base_url}")
+        ui.print("    Fix: start it with `ollama serve`, or set OLLAMA_HOST to where it runs.")
+        if not confirm("Check again?", default=True):
+            raise Back()
+    ui.print(f"  {OK} Ollama detected at {client.base_url}")
+    models = [m.id for m in client.list_models()]
+    ui.print(f"  Local models: {len(models)}" + ("" if models else " (type a name to pull one)"))
+    while True:
+        name = pick_or_type("Pick a local model, or type a name to pull:", models, "Type a name to pull…",
+                            default=default)
+        if name in models:
+            return name
+        try:
+            pull(ui, client, name)
+            return name
+        except ProviderError as exc:
+            say_error(ui, exc)
+
+
+def pull(ui: Ui, client, name: str) -> None:
+    """`ollama pull` with a progress bar per layer."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=ui.console) as bar:
+        task = bar.add_task(f"Pulling {name}", total=None)
+
+        def update(status: str, completed: int | None, total: int | None) -> None:
+            bar.update(task, description=f"Pulling {name}: {status}", completed=completed or 0, total=total)
+
+        client.pull(name, on_progress=update)
+    ui.print(f"  {OK} Pulled {escape(name)}")

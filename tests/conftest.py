@@ -1,0 +1,9 @@
+"""Shared fixtures. Each real part (Docker engine + registry, Secret Service, provider
+servers) is started once per session by its module in tests/support/."""
+
+pytest_plugins = [
+    "tests.support.engine",
+    "tests.support.keychain",
+    "tests.support.providers",
+    "tests.support.workspace",
+]

@@ -1,0 +1,45 @@
+"""Settings precedence (flag > environment > .env > default) and `.env` writing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from swebench_tasks.config import load_settings, save_defaults
+from swebench_tasks.errors import UsageError
+
+
+def test_precedence_flag_env_dotenv_default(workspace, monkeypatch):
+    root = Path.cwd()
+    assert load_settings(root).dataset == "lite"
+    (root / ".env").write_text("SWEBENCH_DATASET=verified\nSWEBENCH_COUNT=3\n")
+    assert load_settings(root).dataset == "verified"
+    monkeypatch.setenv("SWEBENCH_DATASET", "full")
+    assert load_settings(root).dataset == "full"
+    assert load_settings(root, dataset="x/y").dataset == "x/y"
+    assert load_settings(root).count == 3
+
+
+def test_bad_integer_names_the_variable(workspace):
+    Path(".env").write_text("SWEBENCH_MAX_WORKERS=lots\n")
+    with pytest.raises(UsageError, match="SWEBENCH_MAX_WORKERS"):
+        load_settings(Path.cwd())
+
+
+def test_save_defaults_keeps_other_lines_and_user_values(workspace):
+    Path(".env").write_text("# mine\nNO_COLOR=1\nSWEBENCH_DOCKER_NAMESPACE=mine.example/ns\n")
+    written = save_defaults(Path.cwd(), {"SWEBENCH_MODEL": "m", "SWEBENCH_DOCKER_NAMESPACE": "other"},
+                            overwrite=False)
+    assert written == ["SWEBENCH_MODEL"]
+    text = Path(".env").read_text()
+    assert "# mine" in text and "NO_COLOR=1" in text and "SWEBENCH_DOCKER_NAMESPACE=mine.example/ns" in text
+    assert save_defaults(Path.cwd(), {"SWEBENCH_MODEL": "m"}) == []  # unchanged value: no write
+
+
+def test_default_run_id_is_stable_per_dataset_and_model(workspace):
+    s = load_settings(Path.cwd(), dataset="lite", model="org/model-1")
+    assert s.effective_run_id == "lite-org_model-1"
+    assert load_settings(Path.cwd(), run_id="mine").effective_run_id == "mine"
+    with pytest.raises(UsageError):
+        load_settings(Path.cwd(), run_id="bad/id")
