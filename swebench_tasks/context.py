@@ -35,6 +35,7 @@ REPLY_RESERVE = 4_096 + 1_500  # the reply's max_tokens plus the prompt's own te
 MAX_FILE_BYTES = 512 * 1024  # larger files are data or generated code, not the fix
 MAX_FILES = 30
 MIN_USEFUL_TOKENS = 150  # a span smaller than this tells the model nothing
+TOP_FILE_PAD = 30  # extra lines around each span of the top-ranked file
 
 _TEST_DIRS = {"test", "tests", "testing", "unittests"}
 _VENDORED_DIRS = {"vendor", "vendored", "_vendor", "third_party", "thirdparty", "third-party",
@@ -50,7 +51,6 @@ yield async await with del global nonlocal assert break continue print cls args 
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL_SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_CAMEL_RE = re.compile(r"\b(?:[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+|[a-z]+[a-z0-9]*(?:[A-Z][a-z0-9]+)+)\b")
 _SNAKE_RE = re.compile(r"\b_*[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+_*")
 _DOTTED_RE = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _TICKED_RE = re.compile(r"`([A-Za-z_]\w{2,})(?:\(\))?`")
@@ -129,7 +129,8 @@ class _Evidence:
 
 def _evidence(statement: str) -> _Evidence:
     frames = [(m.group(1), int(m.group(2))) for rx in _TRACE_RES for m in rx.finditer(statement)]
-    idents = set(_CAMEL_RE.findall(statement)) | set(_TICKED_RE.findall(statement))
+    idents = {w for w in _IDENT_RE.findall(statement) if _is_camel(w)}
+    idents |= set(_TICKED_RE.findall(statement))
     idents |= {s for s in _SNAKE_RE.findall(statement) if not s.startswith("__")}
     modules: list[str] = []
     for dotted in _DOTTED_RE.findall(statement):
@@ -140,6 +141,11 @@ def _evidence(statement: str) -> _Evidence:
         modules.append("/".join(parts))
     idents = {i for i in idents if len(i) >= 3 and i.lower() not in _STOPWORDS}
     return _Evidence(_PATH_RE.findall(statement), frames, idents, modules, tokenize(statement))
+
+
+def _is_camel(word: str) -> bool:
+    """CamelCase, camelCase or HTTPConnection: an upper-case letter after the first, and a lower."""
+    return any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
 
 
 def tokenize(text: str) -> list[str]:
@@ -316,7 +322,7 @@ def fit_budget(ranked: list[tuple[str, float, str]], files: Mapping[str, str],
     ev = _evidence(problem_statement)
     chosen: list[ContextFile] = []
     left = budget_tokens
-    for path, _, reason in ranked[:MAX_FILES]:
+    for rank, (path, _, reason) in enumerate(ranked[:MAX_FILES]):
         if left < MIN_USEFUL_TOKENS:
             break
         text = files[path]
@@ -327,7 +333,9 @@ def fit_budget(ranked: list[tuple[str, float, str]], files: Mapping[str, str],
             left -= span_tokens(whole)
             continue
         spans: list[ContextFile] = []
+        pad = TOP_FILE_PAD if rank == 0 else 0  # the likeliest file gets more surroundings
         for focus, start, end in _focus_spans(path, lines, ev):
+            start, end = max(0, start - pad), min(len(lines), end + pad)
             if left < MIN_USEFUL_TOKENS:
                 break
             if any(s.start_line <= focus + 1 <= s.end_line for s in spans):

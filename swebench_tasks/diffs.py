@@ -63,18 +63,23 @@ def _fenced_blocks(lines: list[str]) -> list[list[str]]:
             continue
         indent, fence, lang = opening.group(1), opening.group(2), opening.group(3).lower()
         body: list[str] = []
+        closed = False
         i += 1
-        while i < len(lines):
-            closing = _FENCE_RE.match(lines[i])
-            if closing and closing.group(2).startswith(fence) and not closing.group(3):
-                break
-            body.append(lines[i])
+        while i < len(lines) and not closed:
+            line = lines[i]
+            closing = _FENCE_RE.match(line)
+            closed = bool(closing and closing.group(2).startswith(fence) and not closing.group(3))
+            if not closed and line.endswith(fence) and line[:-len(fence)] not in ("", " ", "+", "-"):
+                line, closed = line[:-len(fence)], True  # "last line```": a fence glued on
+                body.append(line)
+            elif not closed:
+                body.append(line)
             i += 1
-        i += 1
         if indent and all(not ln or ln.startswith(indent) for ln in body):
             body = [ln[len(indent):] for ln in body]
         if lang in _DIFF_LANGS or not lang or lang == "text":
-            blocks.append(body)
+            # an unterminated fence (a truncated reply) may run on into prose: cut as bare
+            blocks.extend([body] if closed else _bare_diffs(body))
     return blocks
 
 
@@ -159,9 +164,21 @@ def _segment_end(lines: list[str], start: int) -> int:
             old_left -= after - i
             new_left -= after - i
             i = after
+        elif _hunk_follows(lines, i):
+            i += 1  # prose between two hunks: repair_diff drops it, keeping both hunks
         else:
             break
     return i
+
+
+def _hunk_follows(lines: list[str], i: int, within: int = 4) -> bool:
+    """Does a hunk header come within a few prose (or blank) lines after line i?"""
+    for line in lines[i + 1:i + 1 + within]:
+        if _HUNK_RE.match(line):
+            return True
+        if line[:1] in (" ", "+", "-", "\\") or line.startswith("diff --git"):
+            return False
+    return False
 
 
 # ---------------------------------------------------------------------------- repair
@@ -189,6 +206,11 @@ class _FilePatch:
     extended: list[str] = field(default_factory=list)
     hunks: list[_Hunk] = field(default_factory=list)
     awaiting_paths: bool = False  # after `diff --git`, before its ---/+++ lines
+
+
+def touched_paths(diff: str) -> list[str]:
+    """The existing files a diff changes (their text lets repair_diff relocate hunks)."""
+    return [p.old_path.removeprefix("a/") for p in _parse(diff) if p.old_path]
 
 
 def repair_diff(diff: str, files: Mapping[str, str] | None = None) -> str:

@@ -18,8 +18,9 @@ from typing import Callable
 from swebench_tasks.config import slug
 from swebench_tasks.providers import ChatResult, Message, OnWait, Provider
 
-# Runs `git apply --check` for a diff against the instance's base commit.
-ApplyChecker = Callable[[str], "tuple[bool, str]"]
+# Runs `git apply --check` for a diff against the instance's base commit:
+# (applies, git's error, the patch, possibly repaired with the real file texts).
+ApplyChecker = Callable[[str], "tuple[bool, str, str]"]
 
 
 @dataclass
@@ -105,9 +106,25 @@ def generate_one(
         record.patch = repair_diff(extract_diff(result.text)) if result.text else ""
         if not record.patch or check_apply is None:
             break
-        record.applied, record.apply_error = check_apply(record.patch)
+        record.applied, record.apply_error, record.patch = check_apply(record.patch)
         if record.applied or attempt == 2:
             break
         messages = retry_messages(messages, result.text, record.apply_error)
-    record.cost_usd = estimate(model, record.input_tokens, record.output_tokens)
+    record.cost_usd = estimate(model, record.input_tokens, record.output_tokens, provider=provider.name)
     return record
+
+
+# What one generation is assumed to cost before it happens: the prompt fills the context
+# budget (retrieval) or is the issue text plus instructions; the reply is a short diff.
+ASSUMED_OUTPUT_TOKENS = 1000
+PROMPT_OVERHEAD_TOKENS = 600
+
+
+def forecast(rows: list[dict], *, provider: str, model: str, context_budget: int | None) -> tuple[int, int, float | None]:
+    """(input tokens, output tokens, USD or None if the price is unknown) for generating `rows`."""
+    from swebench_tasks.pricing import estimate
+
+    tokens_in = sum((context_budget or 0) + PROMPT_OVERHEAD_TOKENS + len(r.get("problem_statement", "")) // 4
+                    for r in rows)
+    tokens_out = ASSUMED_OUTPUT_TOKENS * len(rows)
+    return tokens_in, tokens_out, estimate(model, tokens_in, tokens_out, provider=provider)

@@ -105,20 +105,36 @@ def apply_checker(graph, row: dict):
     return lambda diff: check_in_image(row["image"], diff)
 
 
-def check_in_image(image: str, diff: str) -> tuple[bool, str]:
+def check_in_image(image: str, diff: str) -> tuple[bool, str, str]:
+    """(applies, git's error, patch): a refused patch is repaired once more with the real file texts."""
     import docker
 
-    from swebench_tasks.diffs import apply_check_command
+    from swebench_tasks.diffs import apply_check_command, repair_diff, touched_paths
 
     client = docker.from_env()
     container = None
+    check = shlex.join(apply_check_command("/testbed")) + " < /tmp/swebench_check.diff"
+
+    def attempt(patch: str) -> tuple[bool, str]:
+        container.put_archive("/tmp", _tar({"swebench_check.diff": patch}))
+        result = container.exec_run(["sh", "-c", check], workdir="/testbed")
+        return result.exit_code == 0, result.output.decode(errors="replace").strip()
+
     try:
         container = client.containers.create(image, command="tail -f /dev/null", working_dir="/testbed")
         container.start()
-        container.put_archive("/tmp", _tar({"swebench_check.diff": diff}))
-        cmd = shlex.join(apply_check_command("/testbed")) + " < /tmp/swebench_check.diff"
-        result = container.exec_run(["sh", "-c", cmd], workdir="/testbed")
-        return result.exit_code == 0, result.output.decode(errors="replace").strip()
+        ok, error = attempt(diff)
+        if ok:
+            return True, "", diff
+        files = {}
+        for path in touched_paths(diff):
+            shown = container.exec_run(["git", "show", f"HEAD:{path}"], workdir="/testbed")
+            if shown.exit_code == 0:
+                files[path] = shown.output.decode(errors="replace")
+        repaired = repair_diff(diff, files) if files else diff
+        if repaired != diff and attempt(repaired)[0]:
+            return True, "", repaired
+        return False, error, diff
     except docker.errors.DockerException as exc:
         raise SwebenchError(f"apply check failed in {image}: {exc}") from None
     finally:

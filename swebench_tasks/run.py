@@ -47,6 +47,10 @@ def check_configured(settings: Settings) -> None:
         from swebench_tasks.backends.modal import check
 
         check()
+    if settings.backend == "sb-cli" and not settings.generate_only:
+        from swebench_tasks.backends.sbcli import supported
+
+        supported(settings)
 
 
 def resolve_key(settings: Settings, ui: Ui) -> str | None:
@@ -63,8 +67,29 @@ def resolve_key(settings: Settings, ui: Ui) -> str | None:
     return key
 
 
-def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True) -> dict:
-    """Run the graph for the selection; print (or emit) and return the summary."""
+def show_forecast(ui: Ui, graph, stale: list[str]) -> None:
+    """The cost of the generations about to run, where prices are known; it never blocks."""
+    from swebench_tasks.generate import forecast
+
+    s = graph.settings
+    stale_set = set(stale)
+    rows = [r for r in graph.rows() if r["instance_id"] in stale_set]
+    budget = None
+    if s.context == "retrieval":
+        from swebench_tasks.context import budget_for
+
+        budget = budget_for(s.model or "", None)
+    tokens_in, tokens_out, usd = forecast(rows, provider=s.provider, model=s.model, context_budget=budget)
+    cost = "unknown" if usd is None else f"~${usd:.2f}"
+    ui.line(f"Estimated cost for {len(rows)} generation(s) with {s.model}: {cost} "
+            f"(about {tokens_in:,} input / {tokens_out:,} output tokens)")
+
+
+def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str | None = None) -> dict:
+    """Run the graph for the selection; print (or emit) and return the summary.
+
+    `key` is one the wizard just validated and the user chose not to store.
+    """
     from swebench_tasks.tasks import Graph, run_graph
 
     settings = load_settings(workdir, no_input=ui.no_input, json=ui.json, **flags)
@@ -73,8 +98,14 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True) -> dict:
         graph = Graph(settings, ui)
         graph.ensure_dataset()
         graph.rows()  # a bad selection (unknown id) fails here, before any work
-        if graph.stale_generations():
-            graph.key = resolve_key(settings, ui)
+        stale = graph.stale_generations()
+        if stale:
+            graph.key = key or resolve_key(settings, ui)
+            show_forecast(ui, graph, stale)
+        if settings.backend == "sb-cli" and not settings.generate_only:
+            from swebench_tasks.backends.sbcli import service_key
+
+            graph.service_key = service_key(settings, interactive=ui.interactive and not ui.json)
         if settings.rerun_failed:
             graph.prepare_rerun_failed()
         with RunProgress(ui) as graph.progress:

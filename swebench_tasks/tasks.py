@@ -28,6 +28,10 @@ from swebench_tasks.report import Prediction
 from swebench_tasks.ui import RunProgress, Ui
 
 
+# The basenames of the tasks created once the dataset is cached, in pipeline order.
+STAGES = ("image", "context", "generate", "predictions", "evaluate", "report")
+
+
 class Graph:
     """The tasks for one selection. Built cheaply; nothing heavy is imported until a task runs."""
 
@@ -37,6 +41,7 @@ class Graph:
         self.ui = ui or Ui(no_input=True)
         self.progress = progress or RunProgress(self.ui)
         self.key = key
+        self.service_key: str | None = None  # SWEBENCH_API_KEY for --backend sb-cli, set like `key`
         self.failure: SwebenchError | None = None
         self.record = RunRecord()  # accumulates over every doit invocation on this graph
         self._provider = None
@@ -254,25 +259,22 @@ class Graph:
             yield {"name": None, "doc": task_preflight.__doc__}
             yield from preflight.tasks(g)
 
-        def task_image():
+        def image():
             """Each selected instance's image, pulled (with registry fix-ups) unless present."""
             from swebench_tasks import images
 
-            yield {"name": None, "doc": task_image.__doc__}
             if g.uses_docker:
                 for row in g.rows():
                     yield images.image_task(g, row)
 
-        def task_context():
+        def context():
             """Code context for each instance, retrieved from its repository at the base commit."""
-            yield {"name": None, "doc": task_context.__doc__}
             if s.needs_provider and s.context == "retrieval":
                 for row in g.rows():
                     yield g.context_task(row)
 
-        def task_generate():
+        def generate():
             """One model call per instance; the patch is kept until provider, model or prompt change."""
-            yield {"name": None, "doc": task_generate.__doc__}
             if s.needs_provider:
                 key = g.generation_key
                 for row in g.rows():
@@ -283,44 +285,49 @@ class Graph:
                            "targets": [path], "uptodate": [lambda path=path: is_current(path, key)],
                            "task_dep": deps, "verbosity": 2}
 
-        def task_predictions():
+        def predictions():
             """The harness's predictions JSONL for the selection, written atomically."""
             from doit.tools import config_changed
 
-            return {"actions": [g.guard(g.write_predictions)], "file_dep": g.prediction_sources(),
-                    "targets": [g.predictions_file], "task_dep": ["generate"], "verbosity": 2,
-                    "uptodate": [config_changed({"ids": g.selected_ids(), "model": s.model_name})]}
+            yield {"actions": [g.guard(g.write_predictions)], "file_dep": g.prediction_sources(),
+                   "targets": [g.predictions_file], "task_dep": ["generate"], "verbosity": 2,
+                   "uptodate": [config_changed({"ids": g.selected_ids(), "model": s.model_name})]}
 
-        def task_evaluate():
+        def evaluate():
             """The official harness on the predictions (instances already judged are skipped)."""
             from doit.tools import config_changed
 
-            deps = ["predictions"] + (["preflight"] if s.preflight else [])
-            if g.uses_docker:
-                deps += [f"image:{i}" for i in g.selected_ids()]
-            return {"actions": [g.guard(g.evaluate)], "file_dep": [g.predictions_file, g.dataset_file],
-                    "targets": [g.harness_report], "task_dep": deps, "verbosity": 2,
-                    "uptodate": [config_changed({"ids": g.selected_ids(), "backend": s.backend}),
-                                 not s.rerun_failed]}
+            deps = ["predictions"] + (["preflight"] if s.preflight else []) + (["image"] if g.uses_docker else [])
+            yield {"actions": [g.guard(g.evaluate)], "file_dep": [g.predictions_file, g.dataset_file],
+                   "targets": [g.harness_report], "task_dep": deps, "verbosity": 2,
+                   "uptodate": [config_changed({"ids": g.selected_ids(), "backend": s.backend}),
+                                not s.rerun_failed]}
 
-        def task_report():
+        def report():
             """The run summary and per-instance artifacts under results/<run_id>/."""
             from doit.tools import config_changed
 
             deps = [g.predictions_file] + ([] if s.generate_only else [g.harness_report])
-            return {"actions": [g.guard(g.write_report)], "file_dep": deps, "targets": [g.summary_file],
-                    "task_dep": ["predictions" if s.generate_only else "evaluate"],
-                    "uptodate": [config_changed({"ids": g.selected_ids()})], "verbosity": 2}
+            yield {"actions": [g.guard(g.write_report)], "file_dep": deps, "targets": [g.summary_file],
+                   "task_dep": ["predictions" if s.generate_only else "evaluate"],
+                   "uptodate": [config_changed({"ids": g.selected_ids()})], "verbosity": 2}
 
-        # Per-instance tasks exist once the dataset is cached: doit creates them after `dataset`.
-        delayed = {"task_image": r"image:.*", "task_context": r"context:.*", "task_generate": r"generate:.*",
-                   "task_predictions": None, "task_evaluate": None, "task_report": None}
-        ns = {}
-        for name, fn in list(locals().items()):
-            if name.startswith("task_"):
-                ns[name] = g.guard_creator(fn)
-                if name in delayed:
-                    ns[name] = create_after(executed="dataset", target_regex=delayed[name])(ns[name])
+        def task_pipeline():
+            """A pipeline stage: image > context > generate > predictions > evaluate > report."""
+            # All stages come from one creator, run once the dataset is cached, so that
+            # per-instance tasks can depend on each other by name (generate:x on context:x).
+            for stage in (image, context, generate, predictions, evaluate, report):
+                assert stage.__name__ in STAGES
+                tasks = list(stage())
+                if stage in (image, context, generate):  # groups: `doit image` runs every instance
+                    yield {"basename": stage.__name__, "name": None, "doc": stage.__doc__}
+                    tasks = [{**t, "basename": stage.__name__} for t in tasks]
+                else:
+                    tasks = [{**t, "basename": stage.__name__, "doc": stage.__doc__} for t in tasks]
+                yield from tasks
+
+        ns = {"task_dataset": g.guard_creator(task_dataset), "task_preflight": g.guard_creator(task_preflight),
+              "task_pipeline": create_after(executed="dataset", creates=list(STAGES))(g.guard_creator(task_pipeline))}
         ns["DOIT_CONFIG"] = self.doit_config()
         return ns
 

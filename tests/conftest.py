@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.support.engine",
     "tests.support.keychain",
     "tests.support.providers",
+    "tests.support.sbcli_server",
     "tests.support.workspace",
 ]

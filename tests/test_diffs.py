@@ -301,6 +301,21 @@ def test_extract_unterminated_fence_and_patch_tags() -> None:
     assert extract_diff(f"<patch>\n{diff}</patch>") == diff
 
 
+def test_extract_a_fence_glued_to_the_last_line() -> None:
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+    assert extract_diff(f"```diff\n{diff.rstrip()}```\n\n- a list item\n") == diff
+
+
+def test_extract_unterminated_fence_stops_before_prose() -> None:
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+    assert extract_diff(f"```diff\n{diff}\n- this list\n- is prose\n") == diff
+
+
+def test_bare_diff_keeps_hunks_separated_by_prose(repo: Path, good: str) -> None:
+    reply = f"Sure:\n{prose_between_hunks(good)}\nThat is all.\n"
+    assert applied_files(repo, repair_diff(extract_diff(reply)), list(EDITED)) == EDITED
+
+
 def test_extract_without_a_diff_is_empty() -> None:
     assert extract_diff("I could not find the bug.\n```python\nprint(1)\n```") == ""
     assert extract_diff("") == ""

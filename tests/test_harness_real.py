@@ -26,6 +26,15 @@ class HarnessRun:
     def report(self, instance_id: str) -> dict:
         return json.loads((self.log_dir / instance_id / "report.json").read_text())[instance_id]
 
+    def logs(self, *instance_ids: str) -> str:
+        """The tail of each instance's harness log, for an assertion message."""
+        tails = []
+        for instance_id in instance_ids:
+            log = self.log_dir / instance_id / "run_instance.log"
+            text = log.read_text() if log.exists() else "(no log)"
+            tails.append(f"--- {log}\n" + "\n".join(text.splitlines()[-25:]))
+        return "\n".join(tails)
+
 
 def run_harness(cwd: Path, dataset: Path, predictions: str, run_id: str, model: str) -> HarnessRun:
     """`python -m swebench.harness.run_evaluation` as the tool runs it, in cwd."""
@@ -90,8 +99,9 @@ def test_gold_patches_resolve_every_instance(
     dataset, images = evaluation
     run = run_harness(tmp_path, dataset, "gold", "t1", "gold")
 
+    unresolved = sorted(set(instance_dataset.ids) - set(run.summary["resolved_ids"]))
+    assert not unresolved, run.logs(*unresolved)
     assert run.summary["resolved_ids"] == sorted(instance_dataset.ids)
-    assert run.summary["error_ids"] == [] and run.summary["unresolved_ids"] == []
     for instance_id in instance_dataset.ids:
         report = run.report(instance_id)
         assert report["resolved"] and report["patch_successfully_applied"]
@@ -112,7 +122,7 @@ def test_wrong_patches_resolve_none_and_a_stale_patch_is_an_error(
     run = run_harness(tmp_path, dataset, str(predictions), "t2", "acme/test-model")
 
     assert run.summary["resolved_ids"] == []
-    assert run.summary["unresolved_ids"] == sorted(patches)
+    assert run.summary["unresolved_ids"] == sorted(patches), run.logs(*patches)
     assert run.summary["error_ids"] == [stale]
     for instance_id in patches:
         report = run.report(instance_id)

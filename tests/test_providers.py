@@ -346,3 +346,40 @@ def test_unknown_provider_is_usage_error():
 
     with pytest.raises(UsageError):
         get_provider("bogus")
+
+
+# -- catalog cache and prices ---------------------------------------------------------------
+
+def test_catalog_is_written_atomically_and_read_back(openrouter_server, tmp_path):
+    from swebench_tasks.catalog import catalog_age, fetch_catalog, read_catalog
+
+    path = tmp_path / "catalog" / "openrouter.json"
+    models = fetch_catalog("openrouter", None, path)
+    assert read_catalog(path) == models and catalog_age(path) is not None
+    assert json.loads(path.read_text())["base_url"] == openrouter_server.base_url
+    assert [p.name for p in path.parent.iterdir()] == ["openrouter.json"]
+    path.write_text("{broken")
+    assert read_catalog(path) is None and catalog_age(path) is None
+    assert read_catalog(tmp_path / "missing.json") is None
+
+
+def test_catalog_never_holds_the_key(openai_server, tmp_path):
+    from swebench_tasks.catalog import fetch_catalog
+
+    path = tmp_path / "openai.json"
+    fetch_catalog("openai", KEYS["openai"], path)
+    assert KEYS["openai"] not in path.read_text()
+
+
+def test_price_estimates():
+    from swebench_tasks.pricing import estimate
+    from swebench_tasks.providers import ModelInfo
+
+    assert estimate("gpt-4o-mini-2024-07-18", 1_000_000, 1_000_000) == 0.75
+    assert estimate("gpt-4o", 1_000_000, 0) == 2.5  # not gpt-4o-mini's price
+    assert estimate("openai/gpt-4o-mini", 2_000_000, 0) == 0.3
+    assert estimate("claude-3-5-sonnet-20241022", 1000, 1000) == 0.018
+    assert estimate("some-unknown-model", 10, 10) is None
+    assert estimate("llama3.2:1b", 10, 10, provider="ollama") == 0.0
+    catalog = ModelInfo("gpt-4o", input_price=1e-6, output_price=2e-6)
+    assert estimate("gpt-4o", 1000, 1000, catalog) == 0.003  # the catalog's price wins

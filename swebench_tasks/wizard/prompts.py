@@ -37,14 +37,15 @@ def _ask(prompt) -> Any:
     return result
 
 
-def choose(message: str, choices: Sequence[Choice], default: Any = None, numbered: bool = True) -> Any:
+def choose(message: str, choices: Sequence[Choice], default: Any = None, numbered: bool = True,
+           esc: str = ESC_HINT) -> Any:
     """A menu: arrows or number keys move the pointer, Enter picks, Esc goes back."""
     from InquirerPy import inquirer
     from InquirerPy.base.control import Choice as IChoice
 
     items = [IChoice(c.value, name=f"{i}) {c.label}" if numbered and i <= 9 else c.label)
              for i, c in enumerate(choices, 1)]
-    hint = f"↑/↓{' or 1-' + str(min(len(items), 9)) if numbered else ''}, Enter to choose, {ESC_HINT}"
+    hint = f"↑/↓{' or 1-' + str(min(len(items), 9)) if numbered else ''}, Enter to choose, {esc}"
     prompt = inquirer.select(message=message, choices=items, default=default, instruction=hint,
                              mandatory=False, keybindings=_keys(), show_cursor=False)
     if numbered:

@@ -3,14 +3,17 @@ and small but real SWE-bench instances whose images are served through that regi
 
 Session fixtures:
 - `registry`: `docker-registry` on 127.0.0.1:5000. Sessions on one machine share it; the last
-  session out stops it, and one this suite did not start is never stopped.
+  session out stops it, and one this suite did not start is never stopped. Its storage lives
+  in the test cache (~/.cache/swebench-tasks-tests/registry), so it keeps the built images.
 - `docker_engine`: a dockerd of this session's own (own data root, socket and containerd
-  namespace), using the registry as its Docker Hub mirror; `DOCKER_HOST` points at it.
+  namespace), with the registry as its Docker Hub mirror; `DOCKER_HOST` points at it.
 - `instance_dataset`: four instances in the harness 5.x row schema. Three images are in the
   registry under their Docker Hub names only (a harness pull goes through the mirror); the
-  fourth, `acme__calc-3`, only under its Epoch AI fallback name. None is left in the engine,
-  so the first use of each image is a real pull. A test that pulls must remove what it pulled
-  (`docker_engine.remove_images`) so the next test starts from the same state.
+  fourth, `acme__calc-3`, only under its Epoch AI fallback name. The images are built (from a
+  cached mmdebstrap root) only when the registry does not already hold them from the current
+  recipe. None is left in the engine, so the first use of each image is a real pull. A test
+  that pulls must remove what it pulled (`docker_engine.remove_images`) so that the next test
+  starts from the same state.
 """
 
 from __future__ import annotations
@@ -64,7 +67,10 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "dev@acme.test",
     "GIT_COMMITTER_DATE": "2024-05-01T12:00:00Z",
 }
-HEREDOC = "EOF_114329324912"  # the delimiter the SWE-bench datasets use in eval scripts
+HEREDOC = "EOF_114329324912"
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+RECIPE_LABEL = "org.swebench-tasks.test-recipe"
+COMMIT_LABEL = "org.swebench-tasks.test-base-commit"  # the delimiter the SWE-bench datasets use in eval scripts
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -139,7 +145,8 @@ def _unmount_under(root: Path) -> None:
 
 @dataclass(frozen=True)
 class Registry:
-    """The loopback registry: the engine's Docker Hub mirror and the fallback image registry."""
+    """The loopback registry: the engine's Docker Hub mirror and the fallback image registry.
+    Repositories are paths in it, without the address (`swebench/sweb.eval...`)."""
 
     address: str = REGISTRY_ADDRESS
 
@@ -147,20 +154,34 @@ class Registry:
     def url(self) -> str:
         return f"http://{self.address}"
 
-    def has(self, repository: str, tag: str = "latest") -> bool:
-        """Whether the registry serves repository:tag (a repository path, without the address)."""
-        request = urllib.request.Request(
-            f"{self.url}/v2/{repository}/manifests/{tag}",
-            method="HEAD",
-            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
-        )
+    def _get(self, path: str, method: str = "GET") -> tuple[dict[str, str], bytes] | None:
+        """Headers and body of a registry API call; None for a 404."""
+        request = urllib.request.Request(f"{self.url}/v2/{path}", method=method, headers={"Accept": MANIFEST_V2})
         try:
-            with urllib.request.urlopen(request, timeout=10):
-                return True
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             if error.code == 404:
-                return False
+                return None
             raise
+
+    def has(self, repository: str, tag: str = "latest") -> bool:
+        return self._get(f"{repository}/manifests/{tag}", method="HEAD") is not None
+
+    def labels(self, repository: str, tag: str = "latest") -> dict[str, str] | None:
+        """The image's labels, or None if the registry does not have it."""
+        manifest = self._get(f"{repository}/manifests/{tag}")
+        if manifest is None:
+            return None
+        config = self._get(f"{repository}/blobs/{json.loads(manifest[1])['config']['digest']}")
+        return None if config is None else json.loads(config[1])["config"].get("Labels") or {}
+
+    def delete(self, repository: str, tag: str = "latest") -> None:
+        """Remove repository:tag (absent is fine), e.g. to make a name missing for a test."""
+        head = self._get(f"{repository}/manifests/{tag}", method="HEAD")
+        if head is not None:
+            digest = {k.lower(): v for k, v in head[0].items()}["docker-content-digest"]
+            self._get(f"{repository}/manifests/{digest}", method="DELETE")
 
 
 def _registry_answers() -> bool:
@@ -172,10 +193,9 @@ def _registry_answers() -> bool:
 
 
 def _start_registry(state: Path) -> None:
-    """Start a registry nobody else needs yet: fresh storage, detached from this session so
-    that it can outlive it while another session still uses it."""
-    data = state / "data"
-    shutil.rmtree(data, ignore_errors=True)
+    """Start the registry, detached from this session so that it can outlive it while another
+    session still uses it. Its storage is the on-disk cache of the instance images."""
+    data = CACHE_DIR / "registry"
     config = state / "config.yml"
     config.write_text(
         "version: 0.1\n"
@@ -207,7 +227,6 @@ def _stop_registry(state: Path) -> None:
         if str(state / "config.yml").encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
             _stop(pid, grace=10)
     pid_file.unlink()
-    shutil.rmtree(state / "data", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -393,9 +412,8 @@ def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     raise RuntimeError(f"no Debian release suite in the apt sources under {apt_dir}")
 
 
-def base_tarball() -> Path:
-    """A minbase Debian root with what the harness and the eval scripts run, cached on disk
-    between sessions (mmdebstrap takes about 40 s; everything after it is per engine)."""
+def _mmdebstrap() -> tuple[list[str], Path]:
+    """The mmdebstrap command (output path last) and the cache path named after its inputs."""
     mirror = debian_mirror()
     command = [
         "mmdebstrap",
@@ -406,15 +424,21 @@ def base_tarball() -> Path:
     ]
     key = hashlib.sha256(json.dumps([command, mirror]).encode()).hexdigest()[:12]
     tarball = CACHE_DIR / f"debian-{DEBIAN_SUITE}-{key}.tar"
+    return [*command, str(tarball.with_suffix(f".{os.getpid()}.partial.tar")), mirror], tarball
+
+
+def base_tarball() -> Path:
+    """A minbase Debian root with what the harness and the eval scripts run, made once and
+    cached on disk (about 40 s) from the mirror this host's apt uses."""
+    command, tarball = _mmdebstrap()
     with _locked(CACHE_DIR / "lock"):  # a second session waits instead of building it again
         if not tarball.exists():
-            partial = tarball.with_suffix(f".{os.getpid()}.partial.tar")
-            result = subprocess.run(
-                [*command, str(partial), mirror], capture_output=True, text=True, stdin=subprocess.DEVNULL
-            )
+            _require("mmdebstrap")
+            partial = Path(command[-2])
+            result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if result.returncode != 0:
                 partial.unlink(missing_ok=True)
-                raise RuntimeError(f"mmdebstrap from {mirror} failed:\n{result.stderr[-3000:]}")
+                raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
             partial.rename(tarball)
     return tarball
 
@@ -673,8 +697,9 @@ def _repo_tar(tree: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def _build_instance(client: docker.DockerClient, base: str, instance: Instance, name: str) -> str:
-    """Commit the instance's repository at /testbed onto the base image; returns its base commit."""
+def _build_instance(client: docker.DockerClient, base: str, instance: Instance, name: str, recipe: str) -> str:
+    """Commit the instance's repository at /testbed onto the base image; returns its base commit.
+    The labels let a later session find the image in the registry and trust it."""
     script = "set -eu; cd /testbed; git init -q -b main; git add -A; git commit -q -m 'Initial commit'; git rev-parse HEAD"
     container = client.containers.create(base, ["bash", "-c", script], environment=GIT_ENV)
     try:
@@ -684,9 +709,11 @@ def _build_instance(client: docker.DockerClient, base: str, instance: Instance, 
         output = container.logs(stderr=False).decode().strip()
         if status != 0:
             raise RuntimeError(f"building {instance.instance_id} failed ({status}):\n{output}")
+        commit = output.splitlines()[-1]
         repository, tag = name.rsplit(":", 1)
-        container.commit(repository=repository, tag=tag, changes=list(IMAGE_CHANGES))
-        return output.splitlines()[-1]
+        labels = f'LABEL {RECIPE_LABEL}="{recipe}" {COMMIT_LABEL}="{commit}"'
+        container.commit(repository=repository, tag=tag, changes=[*IMAGE_CHANGES, labels])
+        return commit
     finally:
         container.remove(force=True)
 
@@ -696,6 +723,37 @@ def _push(client: docker.DockerClient, name: str) -> None:
     for line in client.api.push(repository, tag=tag, stream=True, decode=True):
         if "error" in line:
             raise RuntimeError(f"pushing {name} failed: {line['error']}")
+
+
+def _published_commits(registry: Registry, targets: dict[str, tuple[str, str]]) -> dict[str, str] | None:
+    """Base commits of the images already in the registry, if every one was built from the
+    current recipe (by any earlier session); None if any must be built again."""
+    commits = {}
+    for instance_id, (name, recipe) in targets.items():
+        repository, tag = name.removeprefix(f"{registry.address}/").rsplit(":", 1)
+        labels = registry.labels(repository, tag)
+        if labels is None or labels.get(RECIPE_LABEL) != recipe:
+            return None
+        commits[instance_id] = labels[COMMIT_LABEL]
+    return commits
+
+
+def _build_and_push(engine: DockerEngine, targets: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """One `docker import`, one small commit and one push per instance; then nothing of it is
+    left in the engine. Returns the base commits."""
+    tarball = base_tarball()
+    client = engine.client()
+    base = f"swebench-tasks-test/base:{tarball.stem}"
+    client.api.import_image_from_file(
+        str(tarball), repository=base.split(":")[0], tag=tarball.stem, changes=list(IMAGE_CHANGES)
+    )
+    commits = {}
+    for instance in INSTANCES:
+        name, recipe = targets[instance.instance_id]
+        commits[instance.instance_id] = _build_instance(client, base, instance, name, recipe)
+        _push(client, name)
+    engine.remove_images(*(name for name, _ in targets.values()), base)
+    return commits
 
 
 @dataclass(frozen=True)
@@ -743,30 +801,27 @@ class InstanceDataset:
 
 
 @pytest.fixture(scope="session")
-def instance_dataset(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> InstanceDataset:
-    """Build the instance images once per engine, push them, and leave none in the engine."""
-    _require("mmdebstrap")
-    tarball = base_tarball()
-    client = docker_engine.client()
-    base_repository, base_tag = "swebench-tasks-test/base", tarball.stem.rsplit("-", 1)[-1]
-    client.api.import_image_from_file(
-        str(tarball), repository=base_repository, tag=base_tag, changes=list(IMAGE_CHANGES)
-    )
-    rows = []
-    fallback_images = {}
+def instance_dataset(
+    registry: Registry, docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory
+) -> InstanceDataset:
+    """The instances, with their images in the registry (built only if it does not already
+    hold them from the current recipe) and none of them in the engine."""
+    base_key = _mmdebstrap()[1].name
+    targets = {}  # instance id -> (name it is pushed as, recipe hash)
     for instance in INSTANCES:
-        hub = hub_image(instance.instance_id)
-        fallback = fallback_image(instance.instance_id, docker_engine.arch)
-        pushed = fallback if instance.instance_id in FALLBACK_ONLY else f"{docker_engine.registry}/{hub}"
-        base_commit = _build_instance(client, f"{base_repository}:{base_tag}", instance, pushed)
-        _push(client, pushed)
-        docker_engine.remove_images(pushed)
-        rows.append(instance.row(base_commit, hub))
         if instance.instance_id in FALLBACK_ONLY:
-            fallback_images[instance.instance_id] = fallback
-    directory = tmp_path_factory.mktemp("instances")
+            name = fallback_image(instance.instance_id, docker_engine.arch)
+        else:
+            name = f"{registry.address}/{hub_image(instance.instance_id)}"
+        recipe = json.dumps([base_key, IMAGE_CHANGES, GIT_ENV, repr(instance), name])
+        targets[instance.instance_id] = (name, hashlib.sha256(recipe.encode()).hexdigest()[:16])
+    with _locked(CACHE_DIR / "images.lock"):
+        commits = _published_commits(registry, targets) or _build_and_push(docker_engine, targets)
+        for instance_id in FALLBACK_ONLY:  # in case a test published it
+            registry.delete(*hub_image(instance_id).rsplit(":", 1))
+    rows = [i.row(commits[i.instance_id], hub_image(i.instance_id)) for i in INSTANCES]
     dataset = InstanceDataset(
-        path=directory / "dataset.jsonl",
+        path=tmp_path_factory.mktemp("instances") / "dataset.jsonl",
         rows=rows,
         gold={i.instance_id: i.gold_patch for i in INSTANCES},
         wrong={i.instance_id: i.wrong_patch for i in INSTANCES},
@@ -774,7 +829,7 @@ def instance_dataset(docker_engine: DockerEngine, tmp_path_factory: pytest.TempP
         hub_ids=[i.instance_id for i in INSTANCES if i.instance_id not in FALLBACK_ONLY],
         fallback_ids=list(FALLBACK_ONLY),
         fallback_namespace=FALLBACK_NAMESPACE,
-        fallback_images=fallback_images,
+        fallback_images={i: targets[i][0] for i in FALLBACK_ONLY},
     )
     dataset.write(dataset.path)
     return dataset

@@ -1,0 +1,635 @@
+"""Instance images: present locally, else pulled with SPEC.md's registry fix-ups, and recorded.
+
+Engine questions (is it up, is an image present, what arch) go over the engine's socket with
+the standard library only: they sit on the path of every up-to-date `swebench run`, where
+importing the docker SDK would cost more than the whole check. Pulls use the SDK, which
+knows the user's registry logins and credential helpers.
+
+Images this tool pulled or tagged are recorded in `.swebench/images.json` (name, image id,
+instance). A label cannot mark them: labels are part of the image config, so adding one
+makes a new image with another id, and the harness wants the pulled image under its name.
+`swebench clean --images` removes a recorded name only while it still has the recorded id.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+from urllib.parse import quote, urlencode, urlsplit
+
+from swebench_tasks.errors import EngineError, UsageError
+
+if TYPE_CHECKING:
+    from swebench_tasks.config import Paths, Settings
+    from swebench_tasks.tasks import Graph
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+DEFAULT_FALLBACK_NAMESPACE = "ghcr.io/epoch-research"
+AMD64 = "linux/amd64"
+# The engine's word for its machine -> the word image names use.
+ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
+START_DOCKER = ("start Docker (`sudo systemctl start docker`, or open Docker Desktop), "
+                "or point DOCKER_HOST at a running engine")
+FREE_DISK = "free disk space for Docker (`docker system prune`, or remove unused images), then retry"
+
+# Docker's reference grammar (distribution/reference): an optional registry, then path components.
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+NAMESPACE_RE = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+
+
+# -- the engine, over its socket ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EngineAddress:
+    """Where the engine listens, as the harness's `docker.from_env()` would find it."""
+
+    url: str  # for messages
+    socket_path: str | None = None  # a unix socket, else host:port over TCP
+    host: str = ""
+    port: int = 0
+    tls: bool = False
+
+
+def engine_address() -> EngineAddress:
+    """DOCKER_HOST, or the default socket; UsageError for a value that names no engine."""
+    raw = os.environ.get("DOCKER_HOST", "").strip()
+    if not raw:
+        return EngineAddress(f"unix://{DEFAULT_SOCKET}", socket_path=DEFAULT_SOCKET)
+    parts = urlsplit(raw)
+    if parts.scheme == "unix" and (parts.netloc + parts.path):
+        return EngineAddress(raw, socket_path=parts.netloc + parts.path)
+    if parts.scheme in ("tcp", "http", "https") and parts.hostname:
+        tls = parts.scheme == "https" or bool(os.environ.get("DOCKER_TLS_VERIFY"))
+        try:
+            port = parts.port or (2376 if tls else 2375)
+        except ValueError:
+            port = 0
+        if port:
+            return EngineAddress(raw, host=parts.hostname, port=port, tls=tls)
+    raise UsageError(f"DOCKER_HOST={raw!r} is not an engine address this tool can use",
+                     fix="set DOCKER_HOST to unix:///path/to/docker.sock or tcp://HOST:PORT, "
+                         f"or unset it for {DEFAULT_SOCKET}")
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _connection(address: EngineAddress, timeout: float) -> http.client.HTTPConnection:
+    if address.socket_path:
+        return _UnixConnection(address.socket_path, timeout)
+    if address.tls:
+        import ssl
+
+        certs = Path(os.environ.get("DOCKER_CERT_PATH") or Path.home() / ".docker")
+        context = ssl.create_default_context(cafile=str(certs / "ca.pem") if (certs / "ca.pem").exists() else None)
+        if (certs / "cert.pem").exists():
+            context.load_cert_chain(certs / "cert.pem", certs / "key.pem")
+        return http.client.HTTPSConnection(address.host, address.port, timeout=timeout, context=context)
+    return http.client.HTTPConnection(address.host, address.port, timeout=timeout)
+
+
+def _call(method: str, path: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
+    """One engine API request; OSError/HTTPException when the engine does not answer."""
+    conn = _connection(engine_address(), timeout)
+    try:
+        conn.request(method, path, headers={"Host": "docker"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _image_path(image: str, suffix: str = "") -> str:
+    return f"/images/{quote(image, safe='/:@')}{suffix}"
+
+
+def engine_reachable() -> bool:
+    """Whether the engine answers its ping; never raises (used as a doit up-to-date check)."""
+    try:
+        return _call("GET", "/_ping", timeout=5)[0] == 200
+    except (OSError, http.client.HTTPException, UsageError):
+        return False
+
+
+def image_id(image: str | None) -> str | None:
+    """The local image's id, or None if absent or the engine does not answer."""
+    if not image:
+        return None
+    try:
+        status, body = _call("GET", _image_path(image, "/json"))
+    except (OSError, http.client.HTTPException, UsageError):
+        return None
+    return json.loads(body).get("Id") if status == 200 else None
+
+
+def is_present(image: str | None) -> bool:
+    """Whether the engine has the image (by name); the image tasks' up-to-date check."""
+    return image_id(image) is not None
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What preflight and the pulls need to know about the engine (from its `info`)."""
+
+    address: str
+    id: str
+    version: str
+    arch: str  # as image names spell it: x86_64, arm64 (else the engine's own word)
+    os_type: str
+    root_dir: str
+    mirrors: tuple[str, ...]
+
+
+def unreachable(address: str, exc: BaseException) -> EngineError:
+    """The one error for an engine that does not answer, with the fix that applies."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    if isinstance(exc, PermissionError):
+        return EngineError(f"no permission to use the Docker engine at {address}",
+                           fix="add your user to the docker group (`sudo usermod -aG docker $USER`, then log in "
+                               "again), or set DOCKER_HOST")
+    return EngineError(f"Docker engine not reachable at {address}: {reason}", fix=START_DOCKER)
+
+
+def engine_info() -> EngineInfo:
+    """The engine's identity and arch; EngineError (exit 4) naming the fix if it does not answer."""
+    address = engine_address()
+    try:
+        status, body = _call("GET", "/info")
+    except (OSError, http.client.HTTPException) as exc:
+        raise unreachable(address.url, exc) from None
+    if status != 200:
+        raise EngineError(f"the Docker engine at {address.url} answered {status} to `info`", fix=START_DOCKER)
+    info = json.loads(body)
+    machine = str(info.get("Architecture") or "")
+    return EngineInfo(address=address.url, id=str(info.get("ID") or ""), version=str(info.get("ServerVersion") or ""),
+                      arch=ARCHES.get(machine, machine), os_type=str(info.get("OSType") or ""),
+                      root_dir=str(info.get("DockerRootDir") or ""),
+                      mirrors=tuple((info.get("RegistryConfig") or {}).get("Mirrors") or ()))
+
+
+def tag(source: str, target: str) -> None:
+    """`docker tag source target`."""
+    repo, _, tag_ = split_tag(target)
+    try:
+        status, body = _call("POST", _image_path(source, "/tag?" + urlencode({"repo": repo, "tag": tag_})))
+    except (OSError, http.client.HTTPException) as exc:
+        raise unreachable(engine_address().url, exc) from None
+    if status not in (200, 201):
+        raise EngineError(f"cannot tag {source} as {target}: {_message(body)}", fix=START_DOCKER)
+
+
+def _message(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("message") or "").strip()
+    except ValueError:
+        return body.decode(errors="replace").strip()
+
+
+# -- names ----------------------------------------------------------------------------------------
+
+def split_tag(name: str) -> tuple[str, str, str]:
+    """(repository, ':', tag) of a name; the tag defaults to latest (a registry port is no tag)."""
+    repo, sep, tag_ = name.rpartition(":")
+    if not sep or "/" in tag_:
+        return name, ":", "latest"
+    return repo, sep, tag_
+
+
+def registry_host(name: str) -> str:
+    """The registry a name is pulled from: its first component if that is a host, else docker.io."""
+    first, _, rest = name.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def expected_image(row: dict) -> str:
+    """The image the harness (5.x) will use: the row's `image` column."""
+    image = row.get("image")
+    if not image:
+        raise UsageError(f"dataset row {row.get('instance_id')} has no `image` column",
+                         fix="use a dataset in the swebench 5.x row schema (image, eval_script, log_parser)")
+    return str(image)
+
+
+def fallback_namespace(settings: Settings) -> str:
+    """SWEBENCH_DOCKER_NAMESPACE, else SWEBENCH_FALLBACK_NAMESPACE, else Epoch AI's; validated."""
+    from swebench_tasks.config import lookup, read_dotenv
+
+    namespace = (settings.docker_namespace
+                 or lookup("SWEBENCH_FALLBACK_NAMESPACE", read_dotenv(settings.paths.env_file))
+                 or DEFAULT_FALLBACK_NAMESPACE).strip()
+    if not NAMESPACE_RE.match(namespace):
+        var = "SWEBENCH_DOCKER_NAMESPACE" if settings.docker_namespace else "SWEBENCH_FALLBACK_NAMESPACE"
+        raise UsageError(f"{var}={namespace!r} is not an image namespace",
+                         fix=f"set {var} to REGISTRY/NAMESPACE in lower case, e.g. {DEFAULT_FALLBACK_NAMESPACE}")
+    return namespace
+
+
+def effective_arch(settings: Settings, info: EngineInfo) -> str:
+    """SWEBENCH_ARCH if set, else the engine's arch; x86_64 or arm64."""
+    raw = settings.arch or info.arch
+    arch = ARCHES.get(raw.strip().lower())
+    if arch is None:
+        where = "SWEBENCH_ARCH" if settings.arch else f"the engine's arch ({info.arch})"
+        raise UsageError(f"{where} {raw!r} has no SWE-bench images", fix="set SWEBENCH_ARCH to x86_64 or arm64")
+    return arch
+
+
+def fallback_name(namespace: str, arch: str, instance_id: str) -> str:
+    """Epoch AI's naming: `<ns>/swe-bench.eval.<arch>.<instance_id>:latest` (the id keeps `__`)."""
+    return f"{namespace}/swe-bench.eval.{arch}.{instance_id.lower()}:latest"
+
+
+# -- the record of what this tool pulled ---------------------------------------------------------
+
+_RECORD_LOCK = threading.Lock()
+
+
+def record_file(paths: Paths) -> Path:
+    return paths.state / "images.json"
+
+
+def recorded(paths: Paths) -> dict[str, dict]:
+    """name -> {id, instance_id, how} for every image this tool pulled or tagged."""
+    try:
+        return dict(json.loads(record_file(paths).read_text()).get("images") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _update_record(paths: Paths, change: Callable[[dict[str, dict]], None]) -> None:
+    with _RECORD_LOCK:
+        images = recorded(paths)
+        change(images)
+        path = record_file(paths)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps({"images": images}, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+
+
+def remember(paths: Paths, names: list[str], instance_id: str, how: str) -> None:
+    """Record names as this tool's (with their current image id)."""
+    entries = {name: {"id": image_id(name), "instance_id": instance_id, "how": how} for name in names}
+    _update_record(paths, lambda images: images.update(entries))
+
+
+def remove_pulled(paths: Paths, *, dry_run: bool = False) -> list[str]:
+    """Untag the images this tool pulled or tagged, and nothing else; returns the names removed.
+
+    A name whose image changed since (re-pulled or rebuilt by someone else) is not ours any
+    more and is only forgotten; one a container still uses is kept and named on stderr.
+    """
+    removed: list[str] = []
+    forget: list[str] = []
+    for name, entry in sorted(recorded(paths).items()):
+        current = image_id(name)
+        if current is None and not engine_reachable():
+            raise unreachable(engine_address().url, ConnectionError("no answer"))
+        if current is None or current != entry.get("id"):
+            forget.append(name)
+            continue
+        if dry_run:
+            removed.append(name)
+            continue
+        try:
+            status, body = _call("DELETE", _image_path(name))
+        except (OSError, http.client.HTTPException) as exc:
+            raise unreachable(engine_address().url, exc) from None
+        if status in (200, 404):
+            removed.append(name)
+            forget.append(name)
+        else:
+            sys.stderr.write(f"swebench: kept {name}: {_message(body)} (fix: remove the containers using it)\n")
+    if not dry_run and forget:
+        _update_record(paths, lambda images: [images.pop(name, None) for name in forget])
+    return removed
+
+
+# -- pulling ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageResult:
+    """How an instance's image came to be present."""
+
+    instance_id: str
+    image: str  # the name the harness uses
+    how: str  # "present", "pulled" or "fallback"
+    source: str  # the name actually pulled (== image unless a fallback)
+    id: str | None
+
+
+class PullError(Exception):
+    """A failed pull, classified: denied, auth, missing, rate-limited, unreachable, engine, disk, other."""
+
+    def __init__(self, image: str, kind: str, message: str):
+        super().__init__(f"{image}: {message}")
+        self.image, self.kind, self.message = image, kind, message.strip()
+
+    @property
+    def reason(self) -> str:
+        return {"denied": "access denied", "auth": "login required", "missing": "not found",
+                "rate-limited": "rate-limited", "unreachable": "registry unreachable"}.get(self.kind, self.message)
+
+
+# Retrying elsewhere cannot fix these: report them.
+FATAL = ("engine", "disk")
+# The expected name failing like this sends the pull to the fallback namespace (SPEC.md).
+FALLBACK_KINDS = ("denied", "auth", "missing", "rate-limited", "unreachable")
+
+
+def classify(message: str, status: int | None = None) -> str:
+    """What kind of pull failure an engine or registry message describes."""
+    text = message.lower()
+    if "no space left" in text or "disk quota" in text:
+        return "disk"
+    if status == 429 or "toomanyrequests" in text or "rate limit" in text:
+        return "rate-limited"
+    if status == 401 or any(s in text for s in ("unauthorized", "authentication required", "no basic auth")):
+        return "auth"
+    if status == 403 or "denied" in text or "forbidden" in text:
+        return "denied"
+    if status == 404 or any(s in text for s in ("not found", "manifest unknown", "does not exist",
+                                                   "no matching manifest", "name unknown")):
+        return "missing"
+    if (status or 0) >= 500 or any(s in text for s in (
+            "no such host", "connection refused", "timeout", "timed out", "network is unreachable",
+            "tls", "eof", "connection reset", "server misbehaving", "temporary failure")):
+        return "unreachable"
+    return "other"
+
+
+def _pull(name: str, platform: str | None, on_event: Callable[[dict], None]) -> None:
+    """Pull one name through the SDK (it sends the user's registry login); PullError on failure."""
+    import docker
+    import requests
+
+    try:
+        client = docker.from_env()
+        try:
+            for event in client.api.pull(name, stream=True, decode=True, platform=platform):
+                if event.get("error"):
+                    raise PullError(name, classify(event["error"]), event["error"])
+                on_event(event)
+        finally:
+            client.close()
+    except docker.errors.APIError as exc:
+        message = str(exc.explanation or exc)
+        raise PullError(name, classify(message, exc.status_code), message) from None
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+        raise PullError(name, "engine", str(exc)) from None
+    if not is_present(name):
+        raise PullError(name, "engine", "the engine ended the pull before the image was complete")
+
+
+@dataclass
+class _Session:
+    """Decisions taken once per run (a login offer, emulation) and locks shared by its threads."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    image_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    logins: dict[str, bool] = field(default_factory=dict)  # registry -> a login ran
+    emulation_refused: bool = False
+    started: int = 0
+    finished: int = 0
+
+    def image_lock(self, name: str) -> threading.Lock:
+        with self.lock:
+            return self.image_locks.setdefault(name, threading.Lock())
+
+
+_SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _session(graph: Graph) -> _Session:
+    with _RECORD_LOCK:
+        return _SESSIONS.setdefault(graph, _Session())
+
+
+class _PullMeter:
+    """Feeds one pull's events to the shared "pull" bar: layers and bytes, one line per image."""
+
+    def __init__(self, graph: Graph, session: _Session, instance_id: str):
+        self.graph, self.session, self.instance_id = graph, session, instance_id
+        self.layers: dict[str, list[int]] = {}  # id -> [current, total, done]
+        with session.lock:
+            session.started += 1
+
+    def start(self, name: str) -> None:
+        self.graph.progress.note(f"pulling {name}")
+        self.show()
+
+    def __call__(self, event: dict) -> None:
+        layer = event.get("id")
+        status = str(event.get("status") or "")
+        if not layer or status.startswith(("Pulling from", "Digest", "Status")):
+            return
+        state = self.layers.setdefault(layer, [0, 0, 0])
+        detail = event.get("progressDetail") or {}
+        if status == "Downloading" and detail.get("total"):
+            state[0], state[1] = int(detail.get("current") or 0), int(detail["total"])
+        elif status == "Download complete":
+            state[0] = state[1]
+        elif status in ("Pull complete", "Already exists"):
+            state[0], state[2] = state[1], 1
+        self.show()
+
+    def summary(self) -> str:
+        done = sum(s[2] for s in self.layers.values())
+        current = sum(s[0] for s in self.layers.values()) / 1e6
+        total = sum(s[1] for s in self.layers.values()) / 1e6
+        return f"{done}/{len(self.layers)} layers, {current:.1f}/{total:.1f} MB"
+
+    def show(self) -> None:
+        progress, session = self.graph.progress, self.session
+        progress.stage("pull", session.started, f"Pulling images: {self.instance_id} {self.summary()}")
+        progress.set("pull", session.finished)
+
+    def finish(self) -> None:
+        with self.session.lock:
+            self.session.finished += 1
+        self.graph.progress.advance("pull", self.instance_id, self.summary())
+
+
+def _confirm(graph: Graph, question: str) -> bool:
+    """Ask once in a TTY; never without one."""
+    if not graph.ui.interactive or graph.ui.json or not sys.stdin.isatty():
+        return False
+    from rich.prompt import Confirm
+
+    return Confirm.ask(question, console=graph.ui.console, default=True)
+
+
+def _docker_login(host: str) -> bool:
+    """`docker login HOST` on the terminal (it prompts for the user and token itself)."""
+    import subprocess
+
+    return subprocess.run(["docker", "login", host], check=False).returncode == 0
+
+
+def _offer_login(graph: Graph, session: _Session, host: str) -> bool:
+    """`docker login HOST`, offered once per run in a TTY; True if a login succeeded."""
+    with session.lock:
+        if host not in session.logins:
+            asked = _confirm(graph, f"{host} needs a login to pull. Run `docker login {host}` now?")
+            session.logins[host] = asked and _docker_login(host)
+        return session.logins[host]
+
+
+def _offer_emulation(graph: Graph, session: _Session, instance_id: str) -> bool:
+    """DOCKER_DEFAULT_PLATFORM=linux/amd64 for this session: already set, or offered once in a TTY."""
+    with session.lock:
+        if os.environ.get("DOCKER_DEFAULT_PLATFORM") == AMD64:
+            return True
+        if session.emulation_refused:
+            return False
+        if _confirm(graph, f"No arm64 image for {instance_id}. Run x86_64 images under emulation "
+                           f"(DOCKER_DEFAULT_PLATFORM={AMD64}) for this session?"):
+            os.environ["DOCKER_DEFAULT_PLATFORM"] = AMD64
+            graph.progress.note(f"using DOCKER_DEFAULT_PLATFORM={AMD64} for this session")
+            return True
+        session.emulation_refused = True
+        return False
+
+
+def _fatal(expected: str, exc: PullError) -> EngineError:
+    if exc.kind == "disk":
+        return EngineError(f"pulling {expected} failed: no space left on the Docker disk", fix=FREE_DISK,
+                           detail=exc.message)
+    if exc.kind == "engine":
+        return EngineError(f"pulling {expected} failed: the Docker engine stopped answering ({exc.message})",
+                           fix=START_DOCKER)
+    return EngineError(f"pulling {expected} failed: {exc.message}",
+                       fix="check the engine's log; or set SWEBENCH_DOCKER_NAMESPACE to another registry")
+
+
+def _fallback_error(expected: str, first: PullError, exc: PullError, namespace: str) -> EngineError:
+    host = registry_host(exc.image)
+    fixes = {
+        "auth": f"`docker login {host}`, or set SWEBENCH_DOCKER_NAMESPACE to a registry you can read",
+        "denied": f"`docker login {host}`, or set SWEBENCH_DOCKER_NAMESPACE to a registry you can read",
+        "missing": f"set SWEBENCH_DOCKER_NAMESPACE to a registry that has it (now {namespace})",
+        "rate-limited": f"wait and retry, or `docker login {host}` for a higher limit",
+        "unreachable": "check the network or proxy, or set SWEBENCH_DOCKER_NAMESPACE to a reachable registry",
+    }
+    if exc.kind in FATAL:
+        return _fatal(expected, exc)
+    return EngineError(f"cannot pull {expected} ({first.reason}) nor its fallback {exc.image} ({exc.reason})",
+                       fix=fixes.get(exc.kind, "check the registry; or set SWEBENCH_DOCKER_NAMESPACE"),
+                       detail=f"{first.image}: {first.message}\n{exc.image}: {exc.message}")
+
+
+def ensure_image(graph: Graph, row: dict) -> ImageResult:
+    """Make the row's image present: the harness's name, else the fallback namespace's, tagged.
+
+    At most one fallback per instance; a login or emulation offer retries that same
+    fallback once. Engine-down and disk-full are reported, never retried elsewhere.
+    """
+    iid = row["instance_id"]
+    expected = expected_image(row)
+    session = _session(graph)
+    with session.image_lock(expected):
+        current = image_id(expected)
+        if current is not None:
+            return ImageResult(iid, expected, "present", expected, current)
+        info = engine_info()
+        meter = _PullMeter(graph, session, iid)
+        meter.start(expected)
+        try:
+            _pull(expected, None, meter)
+        except PullError as first:
+            if first.kind not in FALLBACK_KINDS:
+                raise _fatal(expected, first) from None
+            source = _pull_fallback(graph, session, iid, expected, first, info, meter)
+            tag(source, expected)
+            remember(graph.paths, [source, expected], iid, "fallback")
+            graph.progress.note(f"tagged {source} as {expected}")
+            _persist_namespace(graph, session, source)
+            meter.finish()
+            return ImageResult(iid, expected, "fallback", source, image_id(expected))
+        remember(graph.paths, [expected], iid, "pulled")
+        meter.finish()
+        return ImageResult(iid, expected, "pulled", expected, image_id(expected))
+
+
+def _pull_fallback(graph: Graph, session: _Session, iid: str, expected: str, first: PullError,
+                   info: EngineInfo, meter: _PullMeter) -> str:
+    """The fallback namespace's image for iid (arm64 natively where it exists); its name."""
+    settings = graph.settings
+    namespace = fallback_namespace(settings)
+    arch = effective_arch(settings, info)
+    platform = None
+    if arch == "arm64" and os.environ.get("DOCKER_DEFAULT_PLATFORM") == AMD64:
+        arch, platform = "x86_64", AMD64
+    name = fallback_name(namespace, arch, iid)
+    graph.progress.note(f"{expected}: {first.reason}; trying {name}")
+    meter.start(name)
+    try:
+        _pull(name, platform, meter)
+        return name
+    except PullError as exc:
+        if exc.kind in ("auth", "denied") and _offer_login(graph, session, registry_host(name)):
+            retry = name
+        elif exc.kind == "missing" and arch == "arm64":
+            if not _offer_emulation(graph, session, iid):
+                raise EngineError(
+                    f"no arm64 image for {iid} in {namespace} (and {expected}: {first.reason})",
+                    fix=f"set DOCKER_DEFAULT_PLATFORM={AMD64} to run x86_64 images under emulation, "
+                        "or set SWEBENCH_DOCKER_NAMESPACE to a registry with arm64 images") from None
+            retry, platform = fallback_name(namespace, "x86_64", iid), AMD64
+        else:
+            raise _fallback_error(expected, first, exc, namespace) from None
+    graph.progress.note(f"retrying {retry}")
+    try:
+        _pull(retry, platform, meter)
+    except PullError as exc:
+        raise _fallback_error(expected, first, exc, namespace) from None
+    return retry
+
+
+def _persist_namespace(graph: Graph, session: _Session, source: str) -> None:
+    """Save the namespace that worked to `.env`, unless the user set one or said --no-input."""
+    settings = graph.settings
+    if settings.docker_namespace or settings.no_input or graph.ui.no_input:
+        return
+    from swebench_tasks.config import save_defaults
+
+    namespace = source.rsplit("/", 1)[0]
+    with session.lock:
+        if save_defaults(settings.workdir, {"SWEBENCH_DOCKER_NAMESPACE": namespace}, overwrite=False):
+            graph.progress.note(f"saved SWEBENCH_DOCKER_NAMESPACE={namespace} to {settings.paths.env_file}")
+
+
+def image_task(graph: Graph, row: dict) -> dict:
+    """The doit subtask `image:<id>`: up to date while the engine has the image (no stamp file)."""
+    iid = row["instance_id"]
+    expected = row.get("image")
+
+    def pull() -> None:
+        ensure_image(graph, row)
+
+    pull.__doc__ = f"Make {expected} present (pull, or fall back and tag)."
+    return {"name": iid, "actions": [graph.guard(pull)], "uptodate": [lambda: is_present(expected)],
+            "doc": pull.__doc__, "verbosity": 2}

@@ -1,0 +1,11 @@
+"""The interactive wizard: home menu, Guided Setup, Quick Run, Help & Docs, Options.
+
+It asks questions, writes config through the CLI's own functions and runs the task graph
+through `swebench_tasks.run.execute`; it holds no logic the CLI lacks. InquirerPy is
+imported inside the prompt functions, so importing this package stays cheap.
+"""
+
+from swebench_tasks.wizard.home import home
+from swebench_tasks.wizard.setup import guided_setup
+
+__all__ = ["home", "guided_setup"]

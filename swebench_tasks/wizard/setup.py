@@ -1,0 +1,219 @@
+"""Guided Setup: welcome, system checks, compute source, key and model, dataset, count,
+keychain, preflight, summary, run.
+
+Esc goes back one step (to the last step that asked something); nothing is written
+until the user says so: a key when they accept the keychain, `.env` at the summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rich.markup import escape
+
+from swebench_tasks.errors import UsageError
+from swebench_tasks.ui import Ui
+from swebench_tasks.wizard.connect import (FAIL, LABELS, OK, Key, connect_key, pick_model,
+                                           pick_ollama_model)
+from swebench_tasks.wizard.prompts import Back, Choice, choose, confirm, pause, text
+
+DATASETS = (("lite", "lite (quick validation runs)"), ("verified", "verified (curated)"),
+            ("full", "full (complete benchmark)"))
+OTHER_DATASET = "other"
+DEFAULT_COUNT = 5
+
+
+@dataclass
+class Answers:
+    """What the user chose so far (prefilled from flags and saved defaults)."""
+
+    provider: str | None = None
+    model: str | None = None
+    dataset: str = "lite"
+    count: int | None = DEFAULT_COUNT
+    key: Key | None = None
+    harness: str = "not checked"
+
+    def flags(self) -> dict:
+        """The selection as `swebench run` flags (Settings field names)."""
+        return {"provider": self.provider, "model": self.model, "dataset": self.dataset, "count": self.count}
+
+
+def header(ui: Ui, title: str) -> None:
+    ui.clear()
+    rule = "─" * min(ui.console.width, 72)
+    ui.print(f"{rule}\n[bold]{title}[/]\n{rule}")
+
+
+def guided_setup(ui: Ui, workdir: Path, *, provider: str | None = None, model: str | None = None,
+                 dataset: str | None = None, count: int | None = None) -> bool:
+    """The wizard; flags (and saved defaults) preselect answers. False if the user backed out."""
+    from swebench_tasks.config import load_settings
+
+    saved = load_settings(workdir)
+    answers = Answers(provider=provider or saved.provider, model=model or saved.model,
+                      dataset=dataset or saved.dataset,
+                      count=count if count is not None else saved.count or DEFAULT_COUNT)
+    steps: list[Callable[[Ui, Path, Answers], bool]] = [
+        welcome, system_checks, choose_source, connect, choose_dataset, choose_count, save_key,
+        preflight, summary]
+    asked: list[int] = []  # steps that asked something, for Esc
+    i = 0
+    while i < len(steps):
+        try:
+            if steps[i](ui, workdir, answers):
+                asked.append(i)
+            i += 1
+        except Back:
+            if not asked:
+                return False
+            i = asked.pop()
+    return True
+
+
+def welcome(ui: Ui, workdir: Path, a: Answers) -> bool:
+    header(ui, "🚀 SWE-bench Runner Setup")
+    ui.print("We’ll help you connect a model, pick a dataset, and run a small smoke test.\n")
+    pause("Press Enter to continue.")
+    return True
+
+
+def system_checks(ui: Ui, workdir: Path, a: Answers) -> bool:
+    """The same checks `swebench preflight` starts with; each ✖ comes with its fix."""
+    from swebench_tasks import preflight
+
+    ui.print("\n🔎 Checking your system...")
+    with ui.console.status("Checking Python, Docker, disk and network..."):
+        checks = preflight.system_checks(workdir)
+    for check in checks:
+        ui.print(f"  • {check.name}: {escape(check.detail)} {OK if check.ok else FAIL}")
+        if not check.ok and check.fix:
+            ui.print(f"      Fix: {escape(check.fix)}")
+    pause("Press Enter to continue.")
+    return True
+
+
+def choose_source(ui: Ui, workdir: Path, a: Answers) -> bool:
+    header(ui, "Compute source")
+    choice = choose("Select a compute source:", [Choice(p, label) for p, label in LABELS.items()],
+                    default=a.provider if a.provider in LABELS else "huggingface")
+    if choice != a.provider:
+        a.provider, a.model, a.key = choice, None, None
+    return True
+
+
+def connect(ui: Ui, workdir: Path, a: Answers) -> bool:
+    from swebench_tasks import profiles
+
+    ui.print(f"\n🔧 {LABELS[a.provider]}" if a.provider == "ollama" else f"\n🔗 {LABELS[a.provider]}")
+    if a.provider == "ollama":
+        a.model = pick_ollama_model(ui, default=a.model)
+        return True
+    a.key = connect_key(ui, a.provider, profiles.active_profile(a.provider), workdir)
+    a.model = pick_model(ui, a.provider, a.key.value, default=a.model)
+    return True
+
+
+def choose_dataset(ui: Ui, workdir: Path, a: Answers) -> bool:
+    from swebench_tasks.datasets import resolve
+
+    known = [d for d, _ in DATASETS]
+    choices = [Choice(d, label) for d, label in DATASETS] + [
+        Choice(OTHER_DATASET, "another dataset id (org/name) or a local .json/.jsonl/.parquet file")]
+    picked = choose("Pick a dataset:", choices, default=a.dataset if a.dataset in known else OTHER_DATASET)
+    if picked != OTHER_DATASET:
+        a.dataset = picked
+        return True
+
+    def valid(value: str) -> bool:
+        try:
+            resolve(value.strip(), workdir)
+            return True
+        except UsageError:
+            return False
+
+    a.dataset = text("Dataset id or file:", default="" if a.dataset in known else a.dataset, validate=valid,
+                     invalid="not a known alias, an org/name id, or an existing .json/.jsonl/.parquet file"
+                     ).strip()
+    return True
+
+
+def choose_count(ui: Ui, workdir: Path, a: Answers) -> bool:
+    ui.print("\nLimit the run to N instances? Leave blank to run all of the dataset.")
+    answer = text("How many instances?", default=str(a.count or DEFAULT_COUNT),
+                  validate=lambda v: not v.strip() or (v.strip().isdigit() and int(v) > 0),
+                  invalid="a whole number above 0, or blank for all").strip()
+    a.count = int(answer) if answer else None
+    return True
+
+
+def keychain_label(backend: str) -> str:
+    """The keyring backend as a person knows it."""
+    for marker, label in (("macOS", "macOS Keychain"), ("Windows", "Windows Credential Locker"),
+                          ("SecretService", "Linux Secret Service"), ("kwallet", "KWallet")):
+        if marker.lower() in backend.lower():
+            return f"{label} ({backend})"
+    return backend
+
+
+def save_key(ui: Ui, workdir: Path, a: Answers) -> bool:
+    """Offer the keychain for a key the user typed (a found key is already where it lives)."""
+    from swebench_tasks import profiles, secrets
+
+    if a.key is None or not a.key.typed or not a.key.value:
+        return False
+    env = secrets.KEY_ENV[a.provider]
+    backend, name = secrets.keychain()
+    if backend is None:
+        ui.print(f"\nNo OS keychain is available here (keyring backend {name}), so the key cannot be saved.")
+        ui.print(f"  To skip the key prompt next time: export {env}=<your key> in your shell profile.")
+        return False
+    profile = profiles.active_profile(a.provider)
+    ui.print(f"\nKeychain: {keychain_label(name)}")
+    ui.print(f"  Stored as: service={secrets.SERVICE!r}, account={secrets.account(a.provider, profile)!r}")
+    if confirm("Save your API key securely so you won’t be prompted again?", default=True):
+        secrets.store_key(a.provider, a.key.value, profile=profile)
+        a.key = Key(a.key.value, f"the keychain (account {secrets.account(a.provider, profile)})")
+        ui.print(f"  {OK} Saved to the keychain.")
+    return True
+
+
+def preflight(ui: Ui, workdir: Path, a: Answers) -> bool:
+    """Optional preflight; on a registry problem, show the fixes, apply one, offer a retry."""
+    from swebench_tasks.wizard.fixes import run_preflight
+
+    ui.print("\nWould you like to run a quick preflight?")
+    ui.print("  • Tests one harness image pull and a minimal evaluation")
+    ui.print("  • Catches registry/arch/login issues early")
+    if not confirm("Run preflight now?", default=True):
+        a.harness = "not checked (preflight skipped)"
+        return True
+    a.harness = run_preflight(ui, workdir, a.flags(), a.key.value if a.key else None)
+    return True
+
+
+def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
+    """Show what will run, save it as the defaults, and run it now if asked."""
+    from swebench_tasks import profiles
+    from swebench_tasks.cli.setup import write_config
+    from swebench_tasks.wizard.home import run_screen
+
+    header(ui, "Summary")
+    profile = profiles.active_profile(a.provider) or "default"
+    rows = [("Compute", f"{LABELS[a.provider]} → {a.model}"), ("Profile", profile),
+            ("Dataset", a.dataset), ("Count", str(a.count) if a.count else "all"), ("Harness", a.harness)]
+    if a.key is not None:
+        rows.insert(1, ("Key", f"from {a.key.source}" if a.key.value else "none"))
+    for name, value in rows:
+        ui.print(f"  • {name}: {escape(value)}")
+    action = choose("Ready:", [Choice("run", "Run now"), Choice("save", "Save these defaults and exit")],
+                    default="run")
+    write_config(workdir, provider=a.provider, model=a.model, dataset=a.dataset, count=a.count)
+    ui.print(f"  {OK} Saved defaults to {workdir / '.env'} (no keys).")
+    if action == "run":
+        run_screen(ui, workdir, a.flags(), key=a.key.value if a.key else None)
+    else:
+        ui.print("  Run later with `swebench run`, or `swebench` → Quick Run.")
+    return True

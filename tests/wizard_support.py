@@ -1,0 +1,64 @@
+"""Driving the real `swebench` wizard in a pseudo-terminal (pexpect), as a person would.
+
+Each prompt is waited for before anything is typed (HARNESS-NOTES.md: prompt_toolkit reads
+keys only once its prompt is drawn; PROMPT_TOOLKIT_NO_CPR=1 stops it waiting for a cursor
+report). Everything the program draws is kept, so a test can check what was on screen.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+import pexpect
+
+ENTER, ESC, CTRL_C = "\r", "\x1b", "\x03"
+UP, DOWN = "\x1b[A", "\x1b[B"
+HANG_GUARD = 600  # seconds a wait may last before the test is declared hung (not a speed limit)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()=>][0-9A-Za-z]?")
+
+
+class Terminal:
+    """`python -m swebench_tasks ARGS` in a 50x160 pty."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+        full = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", **(env or {})}
+        full.pop("SWEBENCH_TUI_CLEAR", None)
+        full.pop("SWEBENCH_NO_INPUT", None)
+        self.raw = io.StringIO()
+        self.child = pexpect.spawn(sys.executable, ["-m", "swebench_tasks", *args], env=full,
+                                   cwd=str(cwd or Path.cwd()), dimensions=(50, 160), encoding="utf-8",
+                                   timeout=HANG_GUARD)
+        self.child.logfile_read = self.raw
+
+    @property
+    def screen(self) -> str:
+        """Everything drawn so far, without escape sequences."""
+        return _ANSI.sub("", self.raw.getvalue()).replace("\r", "")
+
+    def wait(self, text: str) -> None:
+        """Wait until `text` is drawn (a prompt or a line); fails with the screen if the program ends."""
+        try:
+            self.child.expect_exact(text)
+        except (pexpect.EOF, pexpect.TIMEOUT) as exc:
+            raise AssertionError(f"never saw {text!r}; screen:\n{self.screen[-6000:]}") from exc
+
+    def answer(self, prompt: str, *keys: str) -> None:
+        """Wait for a prompt, then press the keys."""
+        self.wait(prompt)
+        for key in keys:
+            self.child.send(key)
+
+    def exit_code(self) -> int:
+        """Wait for the program to end; its exit status."""
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        return self.child.exitstatus if self.child.exitstatus is not None else 128 + self.child.signalstatus
+
+
+def erase(n: int = 8) -> str:
+    """Backspaces that clear a prefilled answer."""
+    return "\x7f" * n
