@@ -89,6 +89,7 @@ def generate_one(
     on_wait: OnWait | None = None,
     check_apply: ApplyChecker | None = None,
     max_tokens: int = 4096,
+    model_info=None,
 ) -> GenerationRecord:
     """Ask the model once; if its diff does not apply, ask once more showing the error."""
     from swebench_tasks.diffs import extract_diff, repair_diff
@@ -110,7 +111,8 @@ def generate_one(
         if record.applied or attempt == 2:
             break
         messages = retry_messages(messages, result.text, record.apply_error)
-    record.cost_usd = estimate(model, record.input_tokens, record.output_tokens, provider=provider.name)
+    record.cost_usd = estimate(model, record.input_tokens, record.output_tokens, model_info,
+                               provider=provider.name)
     return record
 
 
@@ -120,11 +122,12 @@ ASSUMED_OUTPUT_TOKENS = 1000
 PROMPT_OVERHEAD_TOKENS = 600
 
 
-def forecast(rows: list[dict], *, provider: str, model: str, context_budget: int | None) -> tuple[int, int, float | None]:
+def forecast(rows: list[dict], *, provider: str, model: str, context_budget: int | None,
+             info=None) -> tuple[int, int, float | None]:
     """(input tokens, output tokens, USD or None if the price is unknown) for generating `rows`."""
     from swebench_tasks.pricing import estimate
 
     tokens_in = sum((context_budget or 0) + PROMPT_OVERHEAD_TOKENS + len(r.get("problem_statement", "")) // 4
                     for r in rows)
     tokens_out = ASSUMED_OUTPUT_TOKENS * len(rows)
-    return tokens_in, tokens_out, estimate(model, tokens_in, tokens_out, provider=provider)
+    return tokens_in, tokens_out, estimate(model, tokens_in, tokens_out, info, provider=provider)

@@ -455,7 +455,7 @@ def smoke_state(graph: Graph) -> dict:
     s = graph.settings
     rows = graph.rows()
     return {"harness": harness_version(s.harness_python), "python": s.harness_python, "engine": _engine_id(),
-            "instance": rows[0]["instance_id"] if rows else None, "image": images.image_id(_first_image(graph)),
+            "instance": rows[0]["instance_id"] if rows else None, "image_id": images.image_id(_first_image(graph)),
             "namespace": _namespace(s)}
 
 

@@ -36,9 +36,11 @@ def context_task(graph, row: dict, path: Path) -> dict:
 
 
 def budget(graph) -> int:
+    """A share of the model's context window (from the catalog when it says)."""
     from swebench_tasks.context import budget_for
 
-    return budget_for(graph.settings.model or "", None)
+    info = graph.model_info()
+    return budget_for(graph.settings.model or "", info.context_length if info else None)
 
 
 def build(graph, row: dict, path: Path, budget_tokens: int) -> None:

@@ -76,10 +76,11 @@ def show_forecast(ui: Ui, graph, stale: list[str]) -> None:
     rows = [r for r in graph.rows() if r["instance_id"] in stale_set]
     budget = None
     if s.context == "retrieval":
-        from swebench_tasks.context import budget_for
+        from swebench_tasks.retrieval import budget as retrieval_budget
 
-        budget = budget_for(s.model or "", None)
-    tokens_in, tokens_out, usd = forecast(rows, provider=s.provider, model=s.model, context_budget=budget)
+        budget = retrieval_budget(graph)
+    tokens_in, tokens_out, usd = forecast(rows, provider=s.provider, model=s.model, context_budget=budget,
+                                          info=graph.model_info())
     cost = "unknown" if usd is None else f"~${usd:.2f}"
     ui.line(f"Estimated cost for {len(rows)} generation(s) with {s.model}: {cost} "
             f"(about {tokens_in:,} input / {tokens_out:,} output tokens)")

@@ -28,6 +28,8 @@ from swebench_tasks.report import Prediction
 from swebench_tasks.ui import RunProgress, Ui
 
 
+CATALOG_TTL_SECONDS = 24 * 3600
+
 # The basenames of the tasks created once the dataset is cached, in pipeline order.
 STAGES = ("image", "context", "generate", "predictions", "evaluate", "report")
 
@@ -252,6 +254,21 @@ class Graph:
                 task.pop("uptodate")
             return task
 
+        def task_catalog():
+            """The provider's live model list (context sizes, prices), cached for a day."""
+            from swebench_tasks.catalog import catalog_age
+
+            yield {"name": None, "doc": task_catalog.__doc__}
+            if s.needs_provider and s.provider:
+                path = g.catalog_file
+
+                def fresh() -> bool:
+                    age = catalog_age(path)
+                    return age is not None and age < CATALOG_TTL_SECONDS
+
+                yield {"name": s.provider, "actions": [g.guard(g.fetch_catalog)], "targets": [path],
+                       "uptodate": [fresh], "verbosity": 2}
+
         def task_preflight():
             """System checks, key validation, one image pull, one-instance smoke."""
             from swebench_tasks import preflight
@@ -280,7 +297,7 @@ class Graph:
                 for row in g.rows():
                     iid = row["instance_id"]
                     path = g.record_file(iid)
-                    deps = [f"context:{iid}"] if s.context == "retrieval" else []
+                    deps = [f"catalog:{s.provider}"] + ([f"context:{iid}"] if s.context == "retrieval" else [])
                     yield {"name": iid, "actions": [g.guard(lambda row=row, path=path: g.generate(row, path))],
                            "targets": [path], "uptodate": [lambda path=path: is_current(path, key)],
                            "task_dep": deps, "verbosity": 2}
@@ -327,6 +344,7 @@ class Graph:
                 yield from tasks
 
         ns = {"task_dataset": g.guard_creator(task_dataset), "task_preflight": g.guard_creator(task_preflight),
+              "task_catalog": g.guard_creator(task_catalog),
               "task_pipeline": create_after(executed="dataset", creates=list(STAGES))(g.guard_creator(task_pipeline))}
         ns["DOIT_CONFIG"] = self.doit_config()
         return ns
@@ -343,6 +361,25 @@ class Graph:
         self.progress.note(f"Fetching dataset {s.dataset} ({s.split})...")
         count = datasets.fetch(s.dataset, s.split, s.workdir, self.dataset_file)
         self.progress.note(f"Cached {count} rows at {self.dataset_file}")
+
+    @property
+    def catalog_file(self) -> Path:
+        return self.paths.catalog / f"{self.settings.provider}.json"
+
+    def fetch_catalog(self) -> None:
+        """Refresh the model list; skipped when this run resolved no key (nothing to generate)."""
+        from swebench_tasks.catalog import fetch_catalog
+
+        if self.key is None and self.settings.provider not in ("ollama", "openrouter"):
+            return
+        fetch_catalog(self.settings.provider, self.key, self.catalog_file)
+
+    def model_info(self):
+        """The catalog's entry for the selected model (context size, prices), if known."""
+        from swebench_tasks.catalog import read_catalog
+
+        models = read_catalog(self.catalog_file) or []
+        return next((m for m in models if m.id == self.settings.model), None)
 
     def context_file(self, instance_id: str) -> Path:
         return self.paths.contexts / f"{instance_id}.json"
@@ -366,7 +403,7 @@ class Graph:
                                     else s.context),
             context_mode=s.context, prompt_version=self.prompt_version,
             on_wait=lambda seconds, why: self.progress.wait("generate", seconds, why),
-            check_apply=retrieval.apply_checker(self, row))
+            check_apply=retrieval.apply_checker(self, row), model_info=self.model_info())
         record.write(path)
 
     def prediction_sources(self) -> list[Path]:
