@@ -73,7 +73,7 @@ def dataset(path: Path, n: int) -> None:
 
 
 def run_args(workers: int) -> list[str]:
-    return [*SWEBENCH, "run", "--no-input", "--json", "--provider", "openai", "--model", "bench",
+    return [*SWEBENCH, "run", "--no-input", "--json", "--provider", "openai", "--model", "gpt-4o-mini",
             "--context", "statement", "--generate-only", "-d", "data.jsonl", "--max-workers", str(workers)]
 
 
@@ -102,21 +102,23 @@ def main() -> None:
             print(f"{name:34} {ours * 1000:9.0f} ±{ours_sd * 1000:4.0f} ms {base * 1000:9.0f} ±{base_sd * 1000:4.0f} ms "
                   f"{ours / base:6.2f}x")
 
-        # The fixed cost of a run (start-up, graph, report) is the up-to-date run's time;
-        # what is left of a fresh run's wall time is generation.
+        # The generation phase: from the first chat request's arrival to the last reply
+        # (arrival + latency), as the server saw it; the wall time of the run is shown too.
         server.delay = 0.25
-        fixed = rows[1][1][0]
-        timings = {}
+        span, wall = {}, {}
         for workers in (1, 8):
             fresh = Path(tempfile.mkdtemp(prefix="swebench-gen-"))
             dataset(fresh / "data.jsonl", N)
+            server.requests.clear()
             start = time.perf_counter()
             subprocess.run(run_args(workers), cwd=fresh, env=env, capture_output=True, check=True)
-            timings[workers] = time.perf_counter() - start
-        gen = {w: t - fixed for w, t in timings.items()}
-        speedup = gen[1] / gen[8]
-        print(f"generation of {N} at 250 ms latency: 1 worker {timings[1]:.2f} s, 8 workers {timings[8]:.2f} s "
-              f"wall; less the fixed {fixed:.2f} s: speed-up {speedup:.2f}x ({speedup / 8:.0%} of ideal 8x)")
+            wall[workers] = time.perf_counter() - start
+            arrivals = [r.at for r in server.requests if r.path.endswith("/chat/completions")]
+            span[workers] = max(arrivals) + server.delay - min(arrivals)
+        speedup = span[1] / span[8]
+        print(f"generation of {N} at 250 ms latency: 1 worker {span[1]:.2f} s, 8 workers {span[8]:.2f} s "
+              f"(run wall {wall[1]:.2f} s / {wall[8]:.2f} s): speed-up {speedup:.2f}x "
+              f"({speedup / 8:.0%} of ideal 8x)")
     finally:
         server.stop()
 

@@ -48,7 +48,10 @@ def read_key(provider: str, *, stdin: bool, from_env: str | None, interactive: b
 
 def validate(provider: str, key: str) -> None:
     """Ask the provider whether it accepts the key (AuthError/ProviderError: exit 3)."""
-    if provider == "sb-cli":  # the hosted evaluator has no key-check endpoint; sb-cli checks on use
+    if provider == "sb-cli":  # the hosted evaluator's key is checked by asking for its quotas
+        from swebench_tasks.backends.sbcli import validate_key
+
+        validate_key(key)
         return
     from swebench_tasks.providers import get_provider
 

@@ -40,7 +40,7 @@ def selection_flags(kwargs: dict) -> dict:
 @click.option("--run-id", default=None, help="Name of this run (default: <dataset>-<model>).")
 @click.option("--context", default=None, type=click.Choice(["retrieval", "statement", "text"]),
               help="What the model sees besides the issue (default: retrieval).")
-@click.option("--timeout", type=int, default=None, help="Per-instance harness timeout in seconds.")
+@click.option("--timeout", type=int, default=None, help="Per-instance harness timeout in seconds (sb-cli: bounds the whole wait).")
 @click.option("--rerun-failed", is_flag=True, default=None, help="Re-evaluate (and regenerate) what did not resolve.")
 @click.option("--no-preflight", "no_preflight", is_flag=True, default=False, help="Skip the preflight tasks.")
 @click.option("--generate-only", is_flag=True, default=None, help="Stop after writing predictions.")

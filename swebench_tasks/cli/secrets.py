@@ -37,7 +37,7 @@ def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, js
     account = secrets.account(provider, profile)
     if ui.json:
         ui.emit({"provider": provider, "profile": profile or secrets.DEFAULT_PROFILE, "account": account,
-                 "stored": True, "validated": provider != "sb-cli", "backend": backend})
+                 "stored": True, "validated": True, "backend": backend})
     else:
         ui.print(f"{provider}: key validated and stored in the keychain "
                  f"(service {secrets.SERVICE}, account {account}, backend {backend})", markup=False)

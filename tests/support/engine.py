@@ -202,6 +202,7 @@ def _start_registry(state: Path) -> None:
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: {REGISTRY_ADDRESS}\n"
+        "  accesslog:\n    disabled: true\n"
     )
     log = state / "registry.log"
     with log.open("w") as out:

@@ -46,6 +46,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     body: Any
+    at: float = field(default_factory=time.monotonic)  # arrival, for timing (benchmarks)
 
 
 @dataclass
