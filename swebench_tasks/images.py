@@ -410,7 +410,7 @@ class _Session:
 
     lock: threading.RLock = field(default_factory=threading.RLock)
     image_locks: dict[str, threading.Lock] = field(default_factory=dict)
-    logins: dict[str, bool] = field(default_factory=dict)  # registry -> a login ran
+    logins: dict[str, bool] = field(default_factory=dict)  # registry -> whether a login succeeded
     emulation_refused: bool = False
     started: int = 0
     finished: int = 0

@@ -114,7 +114,7 @@ def harness_version(python: str) -> str | None:
                               stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
 
 
 def check_engine() -> tuple[Check, images.EngineInfo | None]:
@@ -151,7 +151,7 @@ def check_arch(settings: Settings, info: images.EngineInfo) -> Check:
     except UsageError as exc:
         return _failed("arch", exc)
     source = "SWEBENCH_ARCH" if settings.arch else "the engine's"
-    note = ("; no native arm64 image falls back to x86_64 emulation (DOCKER_DEFAULT_PLATFORM=linux/amd64)"
+    note = ("; arm64 images first, else x86_64 under emulation (DOCKER_DEFAULT_PLATFORM=linux/amd64) is offered"
             if arch == "arm64" else "")
     return Check("arch", True, f"{arch} ({source}; engine {info.arch}){note}")
 
@@ -175,13 +175,12 @@ def check_disk(free: int, missing: int, where: str) -> Check:
                  required=False)
 
 
-def _free_bytes(path: str) -> tuple[int, str] | None:
-    """Free bytes on the filesystem holding path (or its nearest existing parent)."""
-    probe = Path(path)
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+def _free_bytes(info: images.EngineInfo) -> int | None:
+    """Free bytes on the engine's data disk, if that is this machine's (not a VM's or a remote host's)."""
+    if not (images.engine_address().socket_path and sys.platform.startswith("linux") and info.root_dir):
+        return None
     try:
-        return shutil.disk_usage(probe).free, str(probe)
+        return shutil.disk_usage(info.root_dir).free
     except OSError:
         return None
 
@@ -227,10 +226,14 @@ def network_targets(settings: Settings, info: images.EngineInfo | None, images_n
 
 
 def check_network(targets: dict[str, tuple[str, int]], present: int) -> list[Check]:
-    """A TCP connection to each target (warnings: images already present need no registry)."""
+    """A TCP connection to each target, all at once (a slow DNS costs its timeout once).
+    Warnings only: images already present need no registry."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+        errors = list(pool.map(lambda target: _reach(*target), targets.values()))
     checks = []
-    for label, (host, port) in targets.items():
-        error = _reach(host, port)
+    for (label, (host, port)), error in zip(targets.items(), errors):
         checks.append(Check(f"network: {label}", error is None,
                             f"{host}:{port} reachable" if error is None else f"{host}:{port} unreachable: {error}",
                             None if error is None else "check the network or proxy (images already present "
@@ -277,9 +280,9 @@ def run_checks(settings: Settings, rows: list[dict] | None, *, docker: bool = Tr
             checks += [check_docker_cli(info), check_arch(settings, info)]
             if rows is not None:
                 missing = [r["image"] for r in rows if r.get("image") and not images.is_present(r["image"])]
-            free = _free_bytes(info.root_dir) if images.engine_address().socket_path else None
-            checks.append(check_disk(free[0], len(missing or ()), free[1]) if free else
-                          Check("disk", True, "the engine's disk is not visible from here (remote engine)",
+            free = _free_bytes(info)
+            checks.append(check_disk(free, len(missing or ()), info.root_dir) if free is not None else
+                          Check("disk", True, f"the engine's disk ({info.root_dir}) is not visible from here",
                                 required=False))
     present = len(rows or ()) - len(missing or ())
     checks += check_network(network_targets(settings, report.engine, missing, provider_url), present)
@@ -311,11 +314,13 @@ class unchanged:
         self.digest: str | None = None
 
     def configure_task(self, task) -> None:
-        task.value_savers.append(lambda: {self.key: self.digest})
+        task.value_savers.append(lambda: {self.key: self.digest or self._digest()})
+
+    def _digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.compute(), sort_keys=True, default=str).encode()).hexdigest()
 
     def __call__(self, task, values) -> bool:
-        state = json.dumps(self.compute(), sort_keys=True, default=str)
-        self.digest = hashlib.sha256(state.encode()).hexdigest()
+        self.digest = self._digest()
         return values.get(self.key) == self.digest
 
 
@@ -512,7 +517,9 @@ def tasks(graph: Graph) -> Iterator[dict]:
         yield {"name": "image", "doc": "The first selected instance's image, present locally.",
                "actions": [action(pull_first)], "targets": [record_path(graph, "image")],
                "task_dep": ["dataset", "preflight:system"],
-               "uptodate": [lambda: images.is_present(_first_image(graph))], "verbosity": 2}
+               "uptodate": [lambda: images.is_present(_first_image(graph)),
+                            lambda: (read_record(record_path(graph, "image")) or {}).get("image") == _first_image(graph)],
+               "verbosity": 2}
         yield {"name": "smoke", "doc": smoke.__doc__, "actions": [action(smoke)],
                "targets": [record_path(graph, "smoke")],
                "task_dep": ["dataset", "preflight:system", "preflight:image"],

@@ -16,13 +16,7 @@ import pytest
 
 from tests.support.providers import KEYS
 from tests.test_run_docker import gold_for_prompt
-from tests.wizard_support import CTRL_C, DOWN, ENTER, ESC, Terminal, erase
-
-
-def dotenv(path: Path = Path(".env")) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+from tests.wizard_support import CTRL_C, DOWN, ENTER, ESC, Terminal, dotenv, erase, hub_dataset  # noqa: F401
 
 
 def through_checks(term: Terminal) -> None:
@@ -48,9 +42,10 @@ def assert_clean_exit(term: Terminal, code: int) -> None:
 
 def test_home_help_then_esc_quits(workspace):
     term = Terminal()
+    term.wait("Choose:")
     term.wait("1) Quick Run")
     term.wait("4) Options: providers and profiles")
-    term.answer("Choose:", "3", ENTER)
+    term.press("3", ENTER)
     term.wait("Common commands:")
     term.wait("Troubleshooting:")
     term.answer("Press Enter to go back.", ENTER)
@@ -59,6 +54,16 @@ def test_home_help_then_esc_quits(workspace):
     for line in ("swebench setup", "swebench run -d lite --count 5", "docker login ghcr.io", "Provider 401"):
         assert line in term.screen
     assert not Path(".env").exists()
+
+
+@pytest.mark.parametrize("clear", ["0", "1"])
+def test_screens_are_cleared_only_when_asked(clear, workspace):
+    term = Terminal(env={"SWEBENCH_TUI_CLEAR": clear})
+    term.answer("Choose:", "3", ENTER)
+    term.answer("Press Enter to go back.", ENTER)
+    term.answer("Choose:", ESC)
+    assert_clean_exit(term, 0)
+    assert ("\x1b[2J" in term.raw.getvalue()) == (clear == "1")
 
 
 def test_arrows_reach_help_too(workspace):
@@ -127,60 +132,74 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
     term.wait("https://huggingface.co/settings/tokens")
     term.answer("Enter your Hugging Face Inference key", f"  Bearer {KEYS['huggingface']} ", ENTER)
     term.wait("Validating key... ✔")
+    term.wait("Pick a model")
     term.wait("meta-llama/Llama-3.1-8B-Instruct")
-    term.answer("Pick a model", "coder", ENTER)  # type to filter
+    term.press("coder", ENTER)  # type to filter
+    term.answer("Pick a dataset:", ESC)  # back one step: the model list again, not the token
+    term.wait("Pick a model")
+    term.wait("Qwen/Qwen2.5-Coder-32B-Instruct")
+    term.press(ENTER)  # the previous pick is preselected
     term.answer("Pick a dataset:", ENTER)
-    term.answer("How many instances?", ENTER)
+    term.answer("How many instances?", erase(), ENTER)  # blank: all
     term.wait("No OS keychain is available here")
     term.wait("export HF_TOKEN=<your key>")
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Hugging Face Inference API → Qwen/Qwen2.5-Coder-32B-Instruct")
+    term.wait("Count: all")
     term.answer("Ready:", DOWN, ENTER)  # save the defaults, do not run
     assert_clean_exit(term, 0)
 
     whoami = [r for r in huggingface_server.requests if r.path == "/api/whoami-v2"]
     assert [r.headers["authorization"] for r in whoami] == [f"Bearer {bad}", f"Bearer {KEYS['huggingface']}"]
     assert dotenv() == {"SWEBENCH_PROVIDER": "huggingface", "SWEBENCH_MODEL": "Qwen/Qwen2.5-Coder-32B-Instruct",
-                        "SWEBENCH_DATASET": "lite", "SWEBENCH_COUNT": "5"}
+                        "SWEBENCH_DATASET": "lite", "SWEBENCH_COUNT": ""}
     for key in (bad, KEYS["huggingface"]):
         assert key not in term.screen and key not in Path(".env").read_text()
 
 
 # -- Guided Setup and Quick Run with real runs ----------------------------------------------------
 
-@pytest.fixture
-def hub_dataset(workspace, instance_dataset, docker_engine):
-    """Two instances served under their Docker Hub names; the images pulled are removed after."""
-    path = instance_dataset.write(Path("instances.jsonl"), instance_dataset.hub_ids[:2])
-    yield path
-    docker_engine.remove_images(*(instance_dataset.row(i)["image"] for i in instance_dataset.ids))
-
-
 @pytest.mark.docker
-def test_ollama_happy_path_runs_to_a_summary(hub_dataset, instance_dataset, ollama_server):
-    ollama_server.on_chat = gold_for_prompt(instance_dataset)
+def test_ollama_happy_path_runs_to_a_summary_then_reruns_the_failed(hub_dataset, instance_dataset, ollama_server):
+    """The model first gets the second instance wrong; R reruns only that one, which then passes."""
+    gold, second = gold_for_prompt(instance_dataset), instance_dataset.hub_ids[1]
+    statement = instance_dataset.row(second)["problem_statement"].splitlines()[0]
+    wrong_given: list[str] = []
+
+    def reply(body: dict) -> str:
+        if statement in json.dumps(body["messages"]) and not wrong_given:
+            wrong_given.append(second)
+            return f"```diff\n{instance_dataset.wrong[second]}```\n"
+        return gold(body)
+
+    ollama_server.on_chat = reply
     term = Terminal("setup")
     through_checks(term)
     term.answer("Select a compute source:", "1", ENTER)
     term.wait(f"Ollama detected at {ollama_server.base_url}")
+    term.wait("Pick a local model")
     term.wait("qwen2.5-coder:7b")
-    term.answer("Pick a local model", ENTER)  # the first: llama3.2:1b
+    term.press(ENTER)  # the first: llama3.2:1b
     pick_local_dataset(term, hub_dataset, "2")
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Local (Ollama) → llama3.2:1b")
     term.answer("Ready:", ENTER)
     term.wait("EVALUATION SUMMARY")
+    term.wait("Passed: 1   Failed: 1")
+    term.answer("Press Enter to exit, or type R to rerun failed only:", "R", ENTER)
+    term.wait("EVALUATION SUMMARY")
+    term.wait("Passed: 2   Failed: 0")
     term.answer("Press Enter to exit, or type R to rerun failed only:", ENTER)
     assert_clean_exit(term, 0)
 
-    assert "Generating patches" in term.screen and "Passed: 2" in term.screen
+    assert "Generating patches" in term.screen and "Running harness evaluation" in term.screen
     summary = json.loads(next(Path("results").glob("*/summary.json")).read_text())
     assert (summary["provider"], summary["model"], summary["selected"], summary["resolved"]) == \
         ("ollama", "llama3.2:1b", 2, 2)
     for iid in instance_dataset.hub_ids[:2]:
         assert (Path(summary["results_dir"]) / iid / "report.json").exists()
     assert dotenv()["SWEBENCH_MODEL"] == "llama3.2:1b" and dotenv()["SWEBENCH_COUNT"] == "2"
-    assert len([p for p in ollama_server.paths("POST") if p == "/api/chat"]) == 2
+    assert len([p for p in ollama_server.paths("POST") if p == "/api/chat"]) == 3  # 2, then the failed one
 
 
 @pytest.mark.docker
@@ -259,8 +278,9 @@ def test_preflight_registry_failure_offers_fixes_and_retry_passes(workspace, ins
         pick_local_dataset(term, dataset, "1")
         term.answer("Run preflight now?", ENTER)
         term.wait("The image pull was refused or could not reach its registry.")
+        term.wait("How to fix:")
         term.wait("docker login ghcr.io")
-        term.answer("How to fix:", "2", ENTER)
+        term.press("2", ENTER)
         term.answer("Registry namespace", instance_dataset.fallback_namespace, ENTER)
         term.answer("Retry preflight?", ENTER)
         term.wait("Preflight passed.")

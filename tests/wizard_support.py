@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 import pexpect
+import pytest
 
 ENTER, ESC, CTRL_C = "\r", "\x1b", "\x03"
 UP, DOWN = "\x1b[A", "\x1b[B"
-HANG_GUARD = 600  # seconds a wait may last before the test is declared hung (not a speed limit)
+HANG_GUARD = float(os.environ.get("WIZARD_HANG_GUARD", "600"))  # seconds before a wait is declared hung (not a speed limit)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()=>][0-9A-Za-z]?")
 
 
@@ -25,10 +26,10 @@ class Terminal:
     """`python -m swebench_tasks ARGS` in a 50x160 pty."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-        full = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", **(env or {})}
-        full.pop("SWEBENCH_TUI_CLEAR", None)
-        full.pop("SWEBENCH_NO_INPUT", None)
+        full = {**{k: v for k, v in os.environ.items() if k not in ("SWEBENCH_TUI_CLEAR", "SWEBENCH_NO_INPUT")},
+                "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", **(env or {})}
         self.raw = io.StringIO()
+        self.seen = 0  # how far into the screen the last wait matched
         self.child = pexpect.spawn(sys.executable, ["-m", "swebench_tasks", *args], env=full,
                                    cwd=str(cwd or Path.cwd()), dimensions=(50, 160), encoding="utf-8",
                                    timeout=HANG_GUARD)
@@ -40,15 +41,25 @@ class Terminal:
         return _ANSI.sub("", self.raw.getvalue()).replace("\r", "")
 
     def wait(self, text: str) -> None:
-        """Wait until `text` is drawn (a prompt or a line); fails with the screen if the program ends."""
-        try:
-            self.child.expect_exact(text)
-        except (pexpect.EOF, pexpect.TIMEOUT) as exc:
-            raise AssertionError(f"never saw {text!r}; screen:\n{self.screen[-6000:]}") from exc
+        """Wait until `text` is drawn after what the last wait found (colours and cursor moves
+        are ignored); fails with the screen if the program ends first."""
+        while True:
+            found = self.screen.find(text, self.seen)
+            if found >= 0:
+                self.seen = found + len(text)
+                return
+            try:
+                self.child.read_nonblocking(65536, timeout=HANG_GUARD)
+            except (pexpect.EOF, pexpect.TIMEOUT) as exc:
+                raise AssertionError(f"never saw {text!r}; screen:\n{self.screen[-6000:]}") from exc
 
     def answer(self, prompt: str, *keys: str) -> None:
         """Wait for a prompt, then press the keys."""
         self.wait(prompt)
+        self.press(*keys)
+
+    def press(self, *keys: str) -> None:
+        """Press keys now (after a wait for what comes last on screen)."""
         for key in keys:
             self.child.send(key)
 
@@ -62,3 +73,18 @@ class Terminal:
 def erase(n: int = 8) -> str:
     """Backspaces that clear a prefilled answer."""
     return "\x7f" * n
+
+
+def dotenv(path: Path = Path(".env")) -> dict[str, str]:
+    """The `.env` the tool wrote, as a dict."""
+    if not path.exists():
+        return {}
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+@pytest.fixture
+def hub_dataset(workspace, instance_dataset, docker_engine):
+    """Two instances served under their Docker Hub names; the images pulled are removed after."""
+    path = instance_dataset.write(Path("instances.jsonl"), instance_dataset.hub_ids[:2])
+    yield path
+    docker_engine.remove_images(*(instance_dataset.row(i)["image"] for i in instance_dataset.ids))

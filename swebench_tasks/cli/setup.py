@@ -19,10 +19,11 @@ def write_config(workdir: Path, *, provider: str, model: str, dataset: str | Non
         raise UsageError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}")
     if count is not None and count < 0:
         raise UsageError(f"--count must be positive, got {count}", fix="pass e.g. --count 5")
+    # No count means all: written empty, so an earlier count does not linger.
     values = {"SWEBENCH_PROVIDER": provider, "SWEBENCH_MODEL": model,
-              "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": None if count is None else str(count)}
+              "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": "" if count is None else str(count)}
     save_defaults(workdir, values)
-    return {k: v for k, v in values.items() if v is not None}
+    return {k: v for k, v in values.items() if v}
 
 
 @click.command("setup")

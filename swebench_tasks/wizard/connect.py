@@ -47,9 +47,9 @@ class Key:
 
 
 def say_error(ui: Ui, exc: Exception) -> None:
-    """One ✖ line with the error's fix, as the CLI would print it."""
+    """One ✖ line with the error's fix, as the CLI would print it (unbroken, so paths copy whole)."""
     line = exc.line() if hasattr(exc, "line") else str(exc)
-    ui.print(f"  {FAIL} {escape(line)}")
+    ui.print(f"  {FAIL} {escape(line)}", soft_wrap=True)
 
 
 def validate_key(ui: Ui, provider: str, key: str) -> None:

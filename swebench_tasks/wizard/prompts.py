@@ -41,12 +41,13 @@ def choose(message: str, choices: Sequence[Choice], default: Any = None, numbere
            esc: str = ESC_HINT) -> Any:
     """A menu: arrows or number keys move the pointer, Enter picks, Esc goes back."""
     from InquirerPy import inquirer
-    from InquirerPy.base.control import Choice as IChoice
 
-    items = [IChoice(c.value, name=f"{i}) {c.label}" if numbered and i <= 9 else c.label)
-             for i, c in enumerate(choices, 1)]
+    # Values travel as indices: InquirerPy copies choice values (and turns dataclasses into dicts).
+    items = [{"value": i, "name": f"{i + 1}) {c.label}" if numbered and i < 9 else c.label}
+             for i, c in enumerate(choices)]
+    start = next((i for i, c in enumerate(choices) if default is not None and c.value == default), None)
     hint = f"↑/↓{' or 1-' + str(min(len(items), 9)) if numbered else ''}, Enter to choose, {esc}"
-    prompt = inquirer.select(message=message, choices=items, default=default, instruction=hint,
+    prompt = inquirer.select(message=message, choices=items, default=start, instruction=hint,
                              mandatory=False, keybindings=_keys(), show_cursor=False)
     if numbered:
         for index in range(min(len(items), 9)):
@@ -54,7 +55,7 @@ def choose(message: str, choices: Sequence[Choice], default: Any = None, numbere
                 prompt.content_control.selected_choice_index = index
 
             prompt.register_kb(str(index + 1))(jump)
-    return _ask(prompt)
+    return choices[_ask(prompt)].value
 
 
 def confirm(message: str, default: bool = True) -> bool:
@@ -88,10 +89,9 @@ def pick_or_type(message: str, options: Sequence[str], other_label: str, default
     """Type-to-filter list with free entry: Enter picks the highlighted item, or, when the
     filter matches nothing (or `other_label` is chosen), takes what was typed."""
     from InquirerPy import inquirer
-    from InquirerPy.base.control import Choice as IChoice
 
-    other = object()
-    items = [IChoice(o, name=o) for o in options] + [IChoice(other, name=other_label)]
+    other = len(options)  # indices again: values are copied
+    items = [{"value": i, "name": o} for i, o in enumerate([*options, other_label])]
     prompt = inquirer.fuzzy(message=message, choices=items, default="", mandatory=False,
                             keybindings=_keys(), max_height="50%", border=False,
                             instruction=f"type to filter, Enter to pick, {ESC_HINT}")
@@ -99,14 +99,14 @@ def pick_or_type(message: str, options: Sequence[str], other_label: str, default
         prompt.content_control.selected_choice_index = list(options).index(default)
     result = _ask(prompt)
     typed = prompt._get_current_text().strip()  # InquirerPy keeps no public accessor for it
-    if result is other:
+    if result == other:
         return text(other_label, default=typed, validate=lambda v: bool(v.strip()),
                     invalid="type a name").strip()
     if result is None:
         if typed:
             return typed
         raise Back()
-    return str(result)
+    return options[result]
 
 
 def pause(message: str = "Press Enter to continue.") -> None:

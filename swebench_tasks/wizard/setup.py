@@ -111,8 +111,13 @@ def connect(ui: Ui, workdir: Path, a: Answers) -> bool:
     if a.provider == "ollama":
         a.model = pick_ollama_model(ui, default=a.model)
         return True
-    a.key = connect_key(ui, a.provider, profiles.active_profile(a.provider), workdir)
-    a.model = pick_model(ui, a.provider, a.key.value, default=a.model)
+    if a.key is None:  # kept when Esc comes back here from the dataset
+        a.key = connect_key(ui, a.provider, profiles.active_profile(a.provider), workdir)
+    try:
+        a.model = pick_model(ui, a.provider, a.key.value, default=a.model)
+    except Back:
+        a.key = None  # Esc at the model list: back to the source, and the key is asked again
+        raise
     return True
 
 

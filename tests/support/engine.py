@@ -67,10 +67,11 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "dev@acme.test",
     "GIT_COMMITTER_DATE": "2024-05-01T12:00:00Z",
 }
-HEREDOC = "EOF_114329324912"
+HEREDOC = "EOF_114329324912"  # the delimiter the SWE-bench datasets use in eval scripts
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+# Set on each published image, so that a later session can trust it instead of rebuilding.
 RECIPE_LABEL = "org.swebench-tasks.test-recipe"
-COMMIT_LABEL = "org.swebench-tasks.test-base-commit"  # the delimiter the SWE-bench datasets use in eval scripts
+COMMIT_LABEL = "org.swebench-tasks.test-base-commit"
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -84,8 +85,6 @@ def _require(*tools: str) -> None:
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         _unavailable(f"not on PATH: {', '.join(missing)} (apt-get install docker.io docker-registry mmdebstrap)")
-    if os.geteuid() != 0:
-        _unavailable("the Docker test engine runs dockerd, which needs root")
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -199,10 +198,9 @@ def _start_registry(state: Path) -> None:
     config = state / "config.yml"
     config.write_text(
         "version: 0.1\n"
-        "log:\n  level: warn\n"
+        "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: {REGISTRY_ADDRESS}\n"
-        "  accesslog:\n    disabled: true\n"
     )
     log = state / "registry.log"
     with log.open("w") as out:
@@ -316,9 +314,13 @@ def _start_dockerd(root: Path, registry: Registry) -> tuple[subprocess.Popen[byt
     config = root / "daemon.json"
     config.write_text("{}")  # not /etc/docker/daemon.json: its flags would clash with ours
     namespace = "swe-" + hashlib.sha256(str(root).encode()).hexdigest()[:12]  # [a-z0-9-] only
+    data = root / "data"
+    data.mkdir()
+    # Layers on tmpfs where we may mount one: deleting an engine's layers from disk costs
+    # about 10 s (unlinks are slow on CI disks), unmounting a tmpfs nothing.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0710", "swebench-tests", str(data)], capture_output=True)
     for driver in ("overlay2", "vfs"):
-        data = root / "data"
-        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)  # empties it (a mount point itself stays)
         command = [
             "dockerd",
             f"--config-file={config}",
@@ -354,6 +356,8 @@ def _start_dockerd(root: Path, registry: Registry) -> tuple[subprocess.Popen[byt
 def docker_engine(registry: Registry) -> Iterator[DockerEngine]:
     """This session's dockerd; DOCKER_HOST points at it until the session ends."""
     _require("dockerd", "docker")
+    if os.geteuid() != 0:
+        _unavailable("the Docker test engine runs its own dockerd, which needs root")
     root = Path(tempfile.mkdtemp(prefix="swe-", dir=_short_tmp()))
     process: subprocess.Popen[bytes] | None = None
     try:
@@ -414,18 +418,16 @@ def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
 
 
 def _mmdebstrap() -> tuple[list[str], Path]:
-    """The mmdebstrap command (output path last) and the cache path named after its inputs."""
+    """The mmdebstrap command without its output argument, and the cache path it is for
+    (named after the command, so a changed recipe makes a new root)."""
     mirror = debian_mirror()
-    command = [
-        "mmdebstrap",
+    options = [
         "--variant=minbase",
         f"--include={','.join(BASE_PACKAGES)}",
         *(f"--dpkgopt=path-exclude={pattern}" for pattern in DPKG_EXCLUDES),
-        DEBIAN_SUITE,
     ]
-    key = hashlib.sha256(json.dumps([command, mirror]).encode()).hexdigest()[:12]
-    tarball = CACHE_DIR / f"debian-{DEBIAN_SUITE}-{key}.tar"
-    return [*command, str(tarball.with_suffix(f".{os.getpid()}.partial.tar")), mirror], tarball
+    key = hashlib.sha256(json.dumps([options, DEBIAN_SUITE, mirror]).encode()).hexdigest()[:12]
+    return ["mmdebstrap", *options, DEBIAN_SUITE, "<output>", mirror], CACHE_DIR / f"debian-{DEBIAN_SUITE}-{key}.tar"
 
 
 def base_tarball() -> Path:
@@ -435,12 +437,13 @@ def base_tarball() -> Path:
     with _locked(CACHE_DIR / "lock"):  # a second session waits instead of building it again
         if not tarball.exists():
             _require("mmdebstrap")
-            partial = Path(command[-2])
+            partial = tarball.with_suffix(f".{os.getpid()}.partial")
+            command[command.index("<output>")] = f"{partial}.tar"  # mmdebstrap picks the format by suffix
             result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if result.returncode != 0:
-                partial.unlink(missing_ok=True)
+                Path(f"{partial}.tar").unlink(missing_ok=True)
                 raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
-            partial.rename(tarball)
+            Path(f"{partial}.tar").rename(tarball)
     return tarball
 
 
@@ -739,21 +742,19 @@ def _published_commits(registry: Registry, targets: dict[str, tuple[str, str]]) 
     return commits
 
 
-def _build_and_push(engine: DockerEngine, targets: dict[str, tuple[str, str]]) -> dict[str, str]:
-    """One `docker import`, one small commit and one push per instance; then nothing of it is
-    left in the engine. Returns the base commits."""
-    tarball = base_tarball()
+def _build_and_push(engine: DockerEngine, base: str, targets: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """One `docker import` of the cached root, one small commit and one push per instance.
+    Returns the base commits; leaves only the base image in the engine."""
     client = engine.client()
-    base = f"swebench-tasks-test/base:{tarball.stem}"
-    client.api.import_image_from_file(
-        str(tarball), repository=base.split(":")[0], tag=tarball.stem, changes=list(IMAGE_CHANGES)
-    )
+    repository, tag = base.rsplit(":", 1)
+    client.api.import_image_from_file(str(base_tarball()), repository=repository, tag=tag, changes=list(IMAGE_CHANGES))
+    _push(client, base)
     commits = {}
     for instance in INSTANCES:
         name, recipe = targets[instance.instance_id]
         commits[instance.instance_id] = _build_instance(client, base, instance, name, recipe)
         _push(client, name)
-    engine.remove_images(*(name for name, _ in targets.values()), base)
+    engine.remove_images(*(name for name, _ in targets.values()))
     return commits
 
 
@@ -806,20 +807,28 @@ def instance_dataset(
     registry: Registry, docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory
 ) -> InstanceDataset:
     """The instances, with their images in the registry (built only if it does not already
-    hold them from the current recipe) and none of them in the engine."""
-    base_key = _mmdebstrap()[1].name
+    hold them from the current recipe) and none of them in the engine. The engine does hold
+    their common base layer, so that a pull fetches one small layer."""
+    tarball = _mmdebstrap()[1]
+    base = f"{registry.address}/swebench-tasks-test/base:{tarball.stem}"
     targets = {}  # instance id -> (name it is pushed as, recipe hash)
     for instance in INSTANCES:
         if instance.instance_id in FALLBACK_ONLY:
             name = fallback_image(instance.instance_id, docker_engine.arch)
         else:
             name = f"{registry.address}/{hub_image(instance.instance_id)}"
-        recipe = json.dumps([base_key, IMAGE_CHANGES, GIT_ENV, repr(instance), name])
+        recipe = json.dumps([tarball.name, IMAGE_CHANGES, GIT_ENV, repr(instance), name])
         targets[instance.instance_id] = (name, hashlib.sha256(recipe.encode()).hexdigest()[:16])
-    with _locked(CACHE_DIR / "images.lock"):
-        commits = _published_commits(registry, targets) or _build_and_push(docker_engine, targets)
+    with _locked(CACHE_DIR / "images.lock"):  # a second session waits, then finds them built
+        published = registry.has(*base.removeprefix(f"{registry.address}/").rsplit(":", 1))
+        commits = _published_commits(registry, targets) if published else None
+        built = commits is None
+        if built:
+            commits = _build_and_push(docker_engine, base, targets)
         for instance_id in FALLBACK_ONLY:  # in case a test published it
             registry.delete(*hub_image(instance_id).rsplit(":", 1))
+    if not built:
+        docker_engine.client().images.pull(base)
     rows = [i.row(commits[i.instance_id], hub_image(i.instance_id)) for i in INSTANCES]
     dataset = InstanceDataset(
         path=tmp_path_factory.mktemp("instances") / "dataset.jsonl",
