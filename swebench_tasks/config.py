@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from swebench_tasks.errors import UsageError
@@ -165,25 +166,14 @@ def _looks_like_file(dataset: str) -> bool:
     return dataset.endswith((".json", ".jsonl", ".parquet"))
 
 
+@lru_cache(maxsize=8)
 def predictions_model_name(path: Path) -> str:
     """The model name in a predictions file's first row (the harness keys logs by it)."""
-    import json
+    from swebench_tasks.datasets import read_local
 
-    text = Path(path).read_text()
-    first = text.lstrip()[:1]
-    try:
-        rows = json.loads(text) if first in "[{" and not path.suffix == ".jsonl" else None
-        if rows is None:
-            line = next(ln for ln in text.splitlines() if ln.strip())
-            rows = [json.loads(line)]
-        if isinstance(rows, dict):
-            rows = list(rows.values())
-        return str(rows[0].get("model_name_or_path") or "predictions")
-    except (StopIteration, ValueError, IndexError, AttributeError, TypeError) as exc:
-        raise UsageError(
-            f"cannot read predictions file {path}: {exc}",
-            fix="pass a .jsonl/.json with instance_id, model_name_or_path, model_patch",
-        ) from None
+    rows = read_local(Path(path))
+    first = rows[0] if rows and isinstance(rows[0], dict) else {}
+    return str(first.get("model_name_or_path") or "predictions")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -81,7 +81,8 @@ def read_local(path: Path) -> list[dict]:
         data = json.loads(text)
         return list(data.values()) if isinstance(data, dict) else data
     except (OSError, ValueError, ImportError) as exc:
-        raise UsageError(f"cannot read dataset {path}: {exc}", fix="pass a valid .json/.jsonl/.parquet in the harness row schema") from None
+        raise UsageError(f"cannot read {path}: {exc}",
+                         fix="pass a valid .json/.jsonl/.parquet in the harness row schema") from None
 
 
 def _read_hub(name: str, split: str) -> list[dict]:

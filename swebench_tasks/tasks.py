@@ -1,7 +1,8 @@
 """The doit task graph: the spine of the product.
 
     dataset -> image:<id> -> context:<id> -> generate:<id> -> predictions -> evaluate -> report
-                  preflight (system, key, image, smoke) ----------------------^
+               catalog:<provider> ----------------^                          ^
+               preflight (system, key, image, smoke) ------------------------/
 
 Every step is a doit task with targets on disk, so a repeated run executes only what
 is stale. The CLI, `dodo.py` and the wizard build a Graph from Settings and run it;
@@ -125,8 +126,7 @@ class Graph:
     def given_predictions(self) -> dict[str, str]:
         """`--predictions FILE`: instance id -> patch, validated."""
         path = Path(self.settings.predictions)
-        rows = datasets.read_local(path) if path.suffix != ".jsonl" else [
-            json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = datasets.read_local(path)
         out = {}
         for i, row in enumerate(rows):
             if not isinstance(row, dict) or "instance_id" not in row or "model_patch" not in row:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.support.providers import KEYS
 from tests.test_run_docker import gold_for_prompt
-from tests.wizard_support import CTRL_C, DOWN, ENTER, ESC, Terminal, dotenv, erase, hub_dataset  # noqa: F401
+from tests.wizard_support import (CTRL_C, DOWN, ENTER, ESC, HANG_GUARD, Terminal, dotenv, erase,  # noqa: F401
+                                  hub_dataset)
 
 
 def through_checks(term: Terminal) -> None:
@@ -157,6 +159,32 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
         assert key not in term.screen and key not in Path(".env").read_text()
 
 
+def test_openrouter_key_may_be_skipped_for_its_public_catalog(workspace, openrouter_server, no_keychain):
+    term = Terminal("setup", env=no_keychain)
+    through_checks(term)
+    term.answer("Select a compute source:", "5", ENTER)
+    term.answer("Enter your OpenRouter key", ENTER)
+    term.wait("No key: the catalog is public, but a run will need OPENROUTER_API_KEY.")
+    term.wait("Pick a model (3 available)")
+    term.wait("openai/gpt-4o-mini")
+    term.press(CTRL_C)
+    assert_clean_exit(term, 130)
+    assert [r.headers.get("authorization") for r in openrouter_server.requests] == [None]
+
+
+def test_a_typed_model_id_is_checked_with_a_live_request(workspace, openai_server, provider_env):
+    term = Terminal("setup", env={"OPENAI_API_KEY": KEYS["openai"]})
+    through_checks(term)
+    term.answer("Select a compute source:", "4", ENTER)
+    term.answer("Pick a model", "zz-unknown-9", ENTER)  # matches nothing: taken as typed
+    term.wait("does not exist")
+    term.answer("Pick a model", "o3-mini", ENTER)
+    term.answer("Pick a dataset:", CTRL_C)
+    assert_clean_exit(term, 130)
+    checks = [r.body for r in openai_server.requests if r.path.endswith("/chat/completions")]
+    assert [(c["model"], c["max_tokens"]) for c in checks] == [("zz-unknown-9", 1)]
+
+
 # -- Guided Setup and Quick Run with real runs ----------------------------------------------------
 
 @pytest.mark.docker
@@ -291,3 +319,33 @@ def test_preflight_registry_failure_offers_fixes_and_retry_passes(workspace, ins
         docker_engine.remove_images(instance_dataset.row(iid)["image"], instance_dataset.fallback_images[iid])
     assert dotenv()["SWEBENCH_DOCKER_NAMESPACE"] == instance_dataset.fallback_namespace
     assert dotenv()["SWEBENCH_MODEL"] == "gpt-4o-mini"
+
+
+@pytest.mark.docker
+def test_ctrl_c_during_a_run_exits_130_and_leaves_no_summary(hub_dataset, openai_server, provider_env):
+    release = threading.Event()
+
+    def slow(body: dict) -> str:
+        release.wait()
+        return "no idea"
+
+    openai_server.on_chat = slow
+    env = {"OPENAI_API_KEY": KEYS["openai"], "OPENAI_BASE_URL": provider_env["OPENAI_BASE_URL"]}
+    setup = subprocess.run([sys.executable, "-m", "swebench_tasks", "setup", "--no-input", "--provider", "openai",
+                            "--model", "gpt-4o-mini", "-d", str(hub_dataset), "--count", "1"],
+                           capture_output=True, text=True)
+    assert setup.returncode == 0, setup.stderr
+    try:
+        term = Terminal(env=env)
+        term.answer("Choose:", "1", ENTER)
+        term.answer("Press Enter to run now", ENTER)
+        term.wait("Generating patches")
+        while not any(r.path.endswith("/chat/completions") for r in openai_server.requests):
+            term.child.read_nonblocking(65536, timeout=HANG_GUARD)
+        term.press(CTRL_C)
+        assert_clean_exit(term, 130)
+    finally:
+        release.set()
+    assert "swebench: interrupted" in term.screen
+    assert not list(Path("results").glob("*/summary.json"))
+    assert not list(Path(".swebench").rglob("*.tmp"))

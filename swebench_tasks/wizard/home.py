@@ -86,8 +86,11 @@ def run_screen(ui: Ui, workdir: Path, flags: dict, key: str | None = None) -> No
                  f"(of {summary['evaluated']} evaluated, {summary['selected']} selected)")
         ui.print(f"📁 Results saved to {escape(summary['results_dir'])}"
                  + (f" and {escape(summary['report_path'])}" if summary.get("report_path") else ""))
-        answer = text("Press Enter to exit, or type R to rerun failed only:",
-                      validate=lambda v: v.strip().lower() in ("", "r"), invalid="Enter, or R").strip()
+        try:
+            answer = text("Press Enter to exit, or type R to rerun failed only:",
+                          validate=lambda v: v.strip().lower() in ("", "r"), invalid="Enter, or R").strip()
+        except Back:  # after a run there is nothing to go back to: Esc exits too
+            return
         if answer.lower() != "r":
             return
         flags = {**flags, "rerun_failed": True}
