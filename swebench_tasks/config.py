@@ -217,12 +217,25 @@ def load_settings(workdir: Path | None = None, **flags) -> Settings:
     for name, value in flags.items():
         if name not in VARIABLES and value is not None:
             values[name] = value
+    if flags.get("model") is None and lookup("SWEBENCH_MODEL", {}) is None and values["provider"]:
+        values["model"] = profile_model(str(values["provider"]), values.get("profile")) or values["model"]
     harness_python = lookup("SWEBENCH_HARNESS_PYTHON", dotenv)
     if harness_python:
         values["harness_python"] = harness_python
     settings = Settings(workdir=workdir, **values)
     validate(settings)
     return settings
+
+
+def profile_model(provider: str, profile: object = None) -> str | None:
+    """The model saved on the active (or named) profile: it wins over `.env`, as switching
+    profiles should change the next run. The default profile keeps `.env` in charge."""
+    from swebench_tasks import profiles
+
+    if provider not in PROVIDERS:
+        return None
+    name = str(profile) if profile else profiles.active_profile(provider)
+    return profiles.profile_model(provider, name) if name and name != profiles.DEFAULT_PROFILE else None
 
 
 def parse_int(var: str, raw: object) -> int:

@@ -43,3 +43,15 @@ def test_default_run_id_is_stable_per_dataset_and_model(workspace):
     assert load_settings(Path.cwd(), run_id="mine").effective_run_id == "mine"
     with pytest.raises(UsageError):
         load_settings(Path.cwd(), run_id="bad/id")
+
+
+def test_active_named_profile_model_wins_over_dotenv_not_over_env(workspace, monkeypatch):
+    from swebench_tasks import profiles
+
+    Path(".env").write_text("SWEBENCH_PROVIDER=openai\nSWEBENCH_MODEL=from-dotenv\n")
+    assert load_settings(Path.cwd()).model == "from-dotenv"  # default profile: .env decides
+    profiles.create("openai", "work", active=True, model="from-profile")
+    assert load_settings(Path.cwd()).model == "from-profile"
+    assert load_settings(Path.cwd(), model="from-flag").model == "from-flag"
+    monkeypatch.setenv("SWEBENCH_MODEL", "from-env")
+    assert load_settings(Path.cwd()).model == "from-env"

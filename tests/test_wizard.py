@@ -154,7 +154,7 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
     whoami = [r for r in huggingface_server.requests if r.path == "/api/whoami-v2"]
     assert [r.headers["authorization"] for r in whoami] == [f"Bearer {bad}", f"Bearer {KEYS['huggingface']}"]
     assert dotenv() == {"SWEBENCH_PROVIDER": "huggingface", "SWEBENCH_MODEL": "Qwen/Qwen2.5-Coder-32B-Instruct",
-                        "SWEBENCH_DATASET": "lite", "SWEBENCH_COUNT": ""}
+                        "SWEBENCH_DATASET": "lite", "SWEBENCH_COUNT": "0"}
     for key in (bad, KEYS["huggingface"]):
         assert key not in term.screen and key not in Path(".env").read_text()
 

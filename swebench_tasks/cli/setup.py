@@ -19,18 +19,23 @@ def write_config(workdir: Path, *, provider: str, model: str, dataset: str | Non
         raise UsageError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}")
     if count is not None and count < 0:
         raise UsageError(f"--count must be positive, got {count}", fix="pass e.g. --count 5")
-    # No count means all: written empty, so an earlier count does not linger.
+    # None leaves the saved value alone; 0 means the whole dataset.
     values = {"SWEBENCH_PROVIDER": provider, "SWEBENCH_MODEL": model,
-              "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": "" if count is None else str(count)}
+              "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": None if count is None else str(count)}
     save_defaults(workdir, values)
-    return {k: v for k, v in values.items() if v}
+    from swebench_tasks import profiles
+
+    active = profiles.active_profile(provider)
+    if active:  # a named profile remembers its model (see config.profile_model)
+        profiles.set_model(provider, active, model)
+    return {k: v for k, v in values.items() if v is not None}
 
 
 @click.command("setup")
 @click.option("--provider", default=None, help="openai, anthropic, openrouter, huggingface, ollama.")
 @click.option("--model", default=None, help="Model id.")
 @click.option("-d", "--dataset", default=None, help="lite, verified, full, a HF id or a local file.")
-@click.option("--count", type=int, default=None, help="How many instances a run takes (blank: all).")
+@click.option("--count", type=int, default=None, help="How many instances a run takes (0: all).")
 @global_options
 @click.pass_context
 def command(ctx, provider, model, dataset, count, no_input, json_mode) -> None:

@@ -215,7 +215,8 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
         ui.print(f"  • {name}: {escape(value)}")
     action = choose("Ready:", [Choice("run", "Run now"), Choice("save", "Save these defaults and exit")],
                     default="run")
-    write_config(workdir, provider=a.provider, model=a.model, dataset=a.dataset, count=a.count)
+    write_config(workdir, provider=a.provider, model=a.model, dataset=a.dataset,
+                 count=0 if a.count is None else a.count)  # blank: the whole dataset
     ui.print(f"  {OK} Saved defaults to {workdir / '.env'} (no keys).")
     if action == "run":
         run_screen(ui, workdir, a.flags(), key=a.key.value if a.key else None)

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,12 +96,25 @@ def _wait_ready(chain: Keychain) -> None:
         stored = chain.secret_tool("store", "--label=probe", "service", "swebench-probe", "username", "probe",
                                    input="ok")
         if stored.returncode == 0 and chain.secret_tool("lookup", "service", "swebench-probe",
-                                                        "username", "probe").stdout == "ok":
+                                                        "username", "probe").stdout == "ok" \
+                and _default_collection_ready(chain):
             chain.secret_tool("clear", "service", "swebench-probe")
             return
         if time.monotonic() > deadline:
             pytest.fail(f"the Secret Service did not come up: {stored.stderr.strip()}")
         time.sleep(0.1)
+
+
+def _default_collection_ready(chain: Keychain) -> bool:
+    """keyring goes through the `default` alias, which names the login collection only once
+    gnome-keyring has finished creating it; until then it fails with "Object does not exist"."""
+    probe = ("import secretstorage\n"
+             "bus = secretstorage.dbus_init()\n"
+             "collection = secretstorage.get_default_collection(bus)\n"
+             "collection.is_locked()\n"
+             "list(collection.get_all_items())\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, env={**os.environ, **chain.env})
+    return done.returncode == 0
 
 
 def _reset_keyring() -> None:
