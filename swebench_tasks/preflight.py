@@ -385,13 +385,16 @@ def run_system(graph: Graph) -> SystemReport:
     return report
 
 
-def needs_key(graph: Graph) -> bool:
-    s = graph.settings
-    if not (s.needs_provider and s.provider):
-        return False
+def key_skipped(graph: Graph) -> str | None:
+    """Why there is no provider key to validate; None when there is one."""
     from swebench_tasks.secrets import key_env
 
-    return key_env(s.provider) is not None
+    s = graph.settings
+    if not s.needs_provider:
+        return "gold patches or given predictions need no model"
+    if not s.provider:
+        return "no provider configured"
+    return f"{s.provider} needs no key" if key_env(s.provider) is None else None
 
 
 def _key(graph: Graph) -> str | None:
@@ -509,7 +512,7 @@ def tasks(graph: Graph) -> Iterator[dict]:
     yield {"name": "system", "doc": run_system.__doc__, "actions": [action(run_system)],
            "targets": [record_path(graph, "system")], "task_dep": ["dataset"],
            "uptodate": [unchanged("system", lambda: system_state(graph))], "verbosity": 2}
-    if needs_key(graph):
+    if key_skipped(graph) is None:
         yield {"name": "key", "doc": validate_key.__doc__, "actions": [action(validate_key)],
                "targets": [record_path(graph, "key")], "task_dep": ["dataset"],
                "uptodate": [unchanged("key", lambda: key_state(graph))], "verbosity": 2}
@@ -540,7 +543,8 @@ def summary(graph: Graph, failure: SwebenchError | None) -> dict:
         return {**data, "cached": f"preflight:{name}" in record.up_to_date}
 
     system = step("system")
-    key = step("key") if needs_key(graph) else {"skipped": "no provider key needed"}
+    skipped = key_skipped(graph)
+    key = {"skipped": skipped} if skipped else step("key")
     return {
         "ok": failure is None,
         "checks": (system or {}).get("checks", []),

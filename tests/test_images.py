@@ -41,9 +41,10 @@ def images_in(names: list[str]) -> list[str]:
     return [n for n in names if n.startswith("image:")]
 
 
-def make_graph(workdir: Path, dataset: Path, ids: list[str], *, interactive: bool = False) -> Graph:
-    settings = load_settings(workdir, dataset=str(dataset), model="gold", instance_ids=tuple(ids),
-                             no_input=not interactive, max_workers=2)
+def make_graph(workdir: Path, dataset: Path, ids: list[str], *, interactive: bool = False, **flags) -> Graph:
+    """A graph for gold patches (unless flags say otherwise) whose progress notes the test can read."""
+    settings = load_settings(workdir, dataset=str(dataset), instance_ids=tuple(ids), no_input=not interactive,
+                             max_workers=2, **{"model": "gold", **flags})
     return Graph(settings, Ui(no_input=not interactive), Notes())
 
 
@@ -151,6 +152,59 @@ def test_stopped_engine_says_start_docker(tmp_path: Path, monkeypatch: pytest.Mo
             with pytest.raises(EngineError, match="not reachable") as err:
                 images.engine_info()
             assert err.value.exit_code == 4 and "start Docker" in err.value.line()
+
+
+@pytest.fixture
+def fake_engine(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """An engine that answers and has nothing; `_pull` fails per name as `failures` says."""
+    state: dict = {"failures": {}, "pulled": [], "present": set()}
+    info = images.EngineInfo("unix:///fake", "id", "20.10", "x86_64", "linux", "/x", ())
+    monkeypatch.setattr(images, "engine_info", lambda: info)
+    monkeypatch.setattr(images, "image_id", lambda name: "sha256:1" if name in state["present"] else None)
+    monkeypatch.setattr(images, "tag", lambda source, target: state["present"].add(target))
+
+    def pull(name, platform, on_event):
+        state["pulled"].append(name)
+        if name in state["failures"]:
+            raise images.PullError(name, *state["failures"][name])
+        state["present"].add(name)
+
+    monkeypatch.setattr(images, "_pull", pull)
+    return state
+
+
+ROW = {"instance_id": "acme__x-1", "image": "swebench/sweb.eval.x86_64.acme_1776_x-1:latest"}
+FALLBACK = "ghcr.io/epoch-research/swe-bench.eval.x86_64.acme__x-1:latest"
+
+
+@pytest.mark.parametrize("kind, fix", [("disk", "free disk space"), ("engine", "start Docker"),
+                                       ("other", "SWEBENCH_DOCKER_NAMESPACE")])
+def test_what_a_fallback_cannot_fix_is_reported(workspace: Path, fake_engine: dict, kind: str, fix: str) -> None:
+    fake_engine["failures"][ROW["image"]] = (kind, "boom")
+    graph = Graph(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
+    with pytest.raises(EngineError) as err:
+        images.ensure_image(graph, ROW)
+    assert fix in err.value.fix and fake_engine["pulled"] == [ROW["image"]]
+
+
+@pytest.mark.parametrize("kind", images.FALLBACK_KINDS)
+def test_each_fallback_reason_tries_the_namespace_once(workspace: Path, fake_engine: dict, kind: str) -> None:
+    fake_engine["failures"][ROW["image"]] = (kind, "boom")
+    graph = Graph(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
+    result = images.ensure_image(graph, ROW)
+    assert (result.how, result.source) == ("fallback", FALLBACK)
+    assert fake_engine["pulled"] == [ROW["image"], FALLBACK] and ROW["image"] in fake_engine["present"]
+    assert set(images.recorded(graph.paths)) == {ROW["image"], FALLBACK}
+
+
+def test_fallback_missing_too_names_both_and_the_fix(workspace: Path, fake_engine: dict) -> None:
+    fake_engine["failures"].update({ROW["image"]: ("unreachable", "no such host"), FALLBACK: ("missing", "gone")})
+    graph = Graph(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
+    with pytest.raises(EngineError) as err:
+        images.ensure_image(graph, ROW)
+    assert err.value.message == f"cannot pull {ROW['image']} (registry unreachable) nor its fallback {FALLBACK} " \
+                                "(not found)"
+    assert "SWEBENCH_DOCKER_NAMESPACE" in err.value.fix and fake_engine["pulled"] == [ROW["image"], FALLBACK]
 
 
 # -- real engine and registries ---------------------------------------------------------------------------

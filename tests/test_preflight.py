@@ -4,7 +4,6 @@ group against the real engine, registry and harness (docker), and the CLI."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,29 +12,19 @@ import pytest
 
 from swebench_tasks import images, preflight
 from swebench_tasks.config import load_settings
-from swebench_tasks.errors import AuthError, EngineError, SwebenchError
-from swebench_tasks.tasks import Graph, run_graph
-from swebench_tasks.ui import Ui
+from swebench_tasks.errors import AuthError, EngineError
+from swebench_tasks.tasks import run_graph
 from tests.support.engine import DockerEngine, InstanceDataset, fallback_image
 from tests.support.providers import KEYS
-from tests.test_images import FALLBACK_ONLY, Notes, engine  # noqa: F401 (fixture)
+from tests.test_run import error_lines, swebench
+from tests.test_images import FALLBACK_ONLY, engine, make_graph  # noqa: F401 (engine is a fixture)
 
 GIB = preflight.GIB
 
 
-def make_graph(workdir: Path, dataset: Path, ids: list[str], *, interactive: bool = False, **flags) -> Graph:
-    settings = load_settings(workdir, dataset=str(dataset), instance_ids=tuple(ids), no_input=not interactive,
-                             max_workers=2, **{"model": "gold", **flags})
-    return Graph(settings, Ui(no_input=not interactive), Notes())
-
-
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "swebench_tasks", *args], cwd=cwd, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("swebench:")]
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m swebench_tasks ARGS` in the workspace, with no wall-clock limit (it may run the harness)."""
+    return swebench(*args, env=env, timeout=None)
 
 
 # -- unit ---------------------------------------------------------------------------------------------
@@ -156,11 +145,11 @@ def test_no_key_task_for_gold_or_keyless_providers(workspace: Path) -> None:
 
 def test_malformed_namespace_and_docker_host_exit_2(workspace: Path) -> None:
     dataset = _tiny_dataset(workspace / "d.jsonl")
-    bad_ns = cli("preflight", "--model", "gold", "-d", str(dataset), cwd=workspace,
+    bad_ns = cli("preflight", "--model", "gold", "-d", str(dataset),
                  env={"SWEBENCH_DOCKER_NAMESPACE": "Not A/Namespace"})
     assert bad_ns.returncode == 2, bad_ns.stderr
     assert len(error_lines(bad_ns.stderr)) == 1 and "SWEBENCH_DOCKER_NAMESPACE" in error_lines(bad_ns.stderr)[0]
-    bad_host = cli("preflight", "--model", "gold", "-d", str(dataset), cwd=workspace,
+    bad_host = cli("preflight", "--model", "gold", "-d", str(dataset),
                    env={"DOCKER_HOST": "not-an-address"})
     assert bad_host.returncode == 2, bad_host.stderr
     assert len(error_lines(bad_host.stderr)) == 1 and "DOCKER_HOST" in error_lines(bad_host.stderr)[0]
@@ -168,7 +157,7 @@ def test_malformed_namespace_and_docker_host_exit_2(workspace: Path) -> None:
 
 def test_stopped_engine_exits_4_with_one_line(workspace: Path, tmp_path: Path) -> None:
     dataset = _tiny_dataset(workspace / "d.jsonl")
-    result = cli("preflight", "--model", "gold", "-d", str(dataset), cwd=workspace,
+    result = cli("preflight", "--model", "gold", "-d", str(dataset),
                  env={"DOCKER_HOST": f"unix://{tmp_path / 'stopped.sock'}"})
     assert result.returncode == 4, result.stderr
     lines = error_lines(result.stderr)
@@ -260,16 +249,16 @@ def test_harness_failure_names_the_log_and_its_tail(workspace: Path, engine: Doc
 def test_cli_json_is_one_document(workspace: Path, engine: DockerEngine, instance_dataset: InstanceDataset) -> None:
     iid = instance_dataset.hub_ids[0]
     args = ("preflight", "--json", "--model", "gold", "-d", str(instance_dataset.path), "--instance-ids", iid)
-    first = cli(*args, cwd=workspace)
+    first = cli(*args)
     assert first.returncode == 0, first.stderr
     document = json.loads(first.stdout)
     assert document["ok"] and document["error"] is None
     names = {c["name"]: c for c in document["checks"]}
     assert names["docker engine"]["ok"] and names["harness"]["ok"] and names["docker command"]["ok"]
     assert document["image"]["image"] == instance_dataset.row(iid)["image"] and not document["image"]["cached"]
-    assert document["smoke"]["resolved"] and document["key"] == {"skipped": "no provider key needed"}
+    assert document["smoke"]["resolved"] and document["key"] == {"skipped": "gold patches or given predictions need no model"}
 
-    second = cli(*args, cwd=workspace)
+    second = cli(*args)
     assert second.returncode == 0, second.stderr
     again = json.loads(second.stdout)
     assert again["tasks"]["executed"] == [] and again["smoke"]["cached"] and again["checks"] == document["checks"]
@@ -280,10 +269,39 @@ def test_cli_human_output_and_fallback_failure(workspace: Path, engine: DockerEn
                                                instance_dataset: InstanceDataset) -> None:
     """Without the fallback namespace the fallback-only instance cannot be pulled: exit 4, one line."""
     result = cli("preflight", "--model", "gold", "-d", str(instance_dataset.path), "--instance-ids", FALLBACK_ONLY,
-                 cwd=workspace, env={"SWEBENCH_FALLBACK_NAMESPACE": f"{instance_dataset.fallback_namespace}-none"})
+                 env={"SWEBENCH_FALLBACK_NAMESPACE": f"{instance_dataset.fallback_namespace}-none"})
     assert result.returncode == 4, result.stderr
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and "SWEBENCH_DOCKER_NAMESPACE" in lines[0] and "not found" in lines[0]
     assert "✔ docker engine" in result.stderr + result.stdout
     assert not (workspace / ".env").exists()
     assert fallback_image(FALLBACK_ONLY, engine.arch, instance_dataset.fallback_namespace) not in result.stderr
+
+
+@docker
+def test_run_preflights_before_evaluating_and_only_once(workspace: Path, engine: DockerEngine,
+                                                        instance_dataset: InstanceDataset) -> None:
+    iid = instance_dataset.hub_ids[0]
+    args = ("run", "--json", "--model", "gold", "-d", str(instance_dataset.path), "--instance-ids", iid)
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    executed = json.loads(first.stdout)["tasks"]["executed"]
+    assert {"preflight:system", "preflight:image", "preflight:smoke", "evaluate"} <= set(executed)
+    assert executed.index("preflight:smoke") < executed.index("evaluate")
+
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    tasks = json.loads(again.stdout)["tasks"]
+    assert tasks["executed"] == [] and {"preflight:system", "preflight:smoke", f"image:{iid}"} <= set(tasks["up_to_date"])
+
+
+@docker
+def test_doit_preflight_on_the_saved_defaults(workspace: Path, engine: DockerEngine,
+                                              instance_dataset: InstanceDataset) -> None:
+    (workspace / ".env").write_text(f"SWEBENCH_DATASET={instance_dataset.path}\nSWEBENCH_MODEL=gold\n"
+                                    "SWEBENCH_COUNT=1\n")
+    first = cli("doit", "preflight")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert ".  preflight:smoke" in first.stdout
+    again = cli("doit", "preflight")
+    assert again.returncode == 0 and "-- preflight:smoke" in again.stdout and "-- preflight:system" in again.stdout

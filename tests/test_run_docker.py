@@ -119,3 +119,45 @@ def test_harness_failure_is_exit_4_with_log_path_and_tail(hub_dataset, tmp_path)
     assert len(errors) == 1 and errors[0].startswith("swebench: the harness exited with code 1")
     log = re.search(r"log: (\S+)", out.stderr).group(1)
     assert os.path.exists(log) and "boom from harness" in out.stderr
+
+
+def break_counts(patch: str) -> str:
+    """A typical model defect: every hunk header claims the wrong line counts, no a/ b/ prefixes."""
+    out = []
+    for line in patch.splitlines():
+        if line.startswith("@@"):
+            line = re.sub(r"@@ -(\d+),\d+ \+(\d+),\d+ @@", r"@@ -\1,99 +\2,98 @@", line)
+        elif line.startswith(("--- a/", "+++ b/")):
+            line = line[:4] + line[6:]
+        elif line.startswith("diff --git") or line.startswith("index "):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_defective_diff_is_repaired_and_one_that_cannot_apply_is_retried_once(
+        hub_dataset, instance_dataset, openai_server, provider_env, monkeypatch):
+    for var, value in provider_env.items():
+        monkeypatch.setenv(var, value)
+    first, second = instance_dataset.hub_ids[:2]
+    asked: dict[str, int] = {}
+
+    def reply(body: dict) -> str:
+        prompt = json.dumps(body["messages"])
+        iid = first if instance_dataset.row(first)["problem_statement"].splitlines()[0] in prompt else second
+        asked[iid] = asked.get(iid, 0) + 1
+        if iid == first:
+            return f"Sure:\n{break_counts(instance_dataset.gold[first])}\nThat should do it."
+        return f"```diff\n{instance_dataset.broken[second]}```"
+
+    openai_server.on_chat = reply
+    summary = run_json("--provider", "openai", "--model", "gpt-4o-mini", "-d", str(hub_dataset),
+                       "--instance-ids", f"{first},{second}")
+    assert break_counts(instance_dataset.gold[first]) != instance_dataset.gold[first]
+    assert asked == {first: 1, second: 2}  # exactly one retry, only for the patch that cannot apply
+    retry = [r for r in openai_server.requests if r.path.endswith("/chat/completions")][-1]
+    assert "apply" in json.dumps(retry.body["messages"][-1]).lower()
+    assert summary["resolved_ids"] == [first] and summary["applied"] == 1
+    assert summary["empty_patches"] == 1  # the patch that never applied is evaluated as empty
+    record = json.loads(Path(".swebench/generations/openai__gpt-4o-mini", f"{second}.json").read_text())
+    assert record["applied"] is False and record["attempts"] == 2 and record["patch"] and record["apply_error"]
