@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_diffs import missing_prefixes, wrong_counts
 from tests.test_run import chats, error_lines, swebench
 
 pytestmark = pytest.mark.docker
@@ -122,17 +123,8 @@ def test_harness_failure_is_exit_4_with_log_path_and_tail(hub_dataset, tmp_path)
 
 
 def break_counts(patch: str) -> str:
-    """A typical model defect: every hunk header claims the wrong line counts, no a/ b/ prefixes."""
-    out = []
-    for line in patch.splitlines():
-        if line.startswith("@@"):
-            line = re.sub(r"@@ -(\d+),\d+ \+(\d+),\d+ @@", r"@@ -\1,99 +\2,98 @@", line)
-        elif line.startswith(("--- a/", "+++ b/")):
-            line = line[:4] + line[6:]
-        elif line.startswith("diff --git") or line.startswith("index "):
-            continue
-        out.append(line)
-    return "\n".join(out) + "\n"
+    """Typical model defects: miscounted hunk headers and paths without a/ b/ prefixes."""
+    return missing_prefixes(wrong_counts(patch))
 
 
 def test_defective_diff_is_repaired_and_one_that_cannot_apply_is_retried_once(
