@@ -479,10 +479,11 @@ def _confirm(graph: Graph, question: str) -> bool:
         return False
     from rich.prompt import Confirm
 
-    return Confirm.ask(question, console=graph.ui.console, default=True)
+    with graph.progress.paused():
+        return Confirm.ask(question, console=graph.ui.console, default=True)
 
 
-def _docker_login(host: str) -> bool:
+def docker_login(host: str) -> bool:
     """`docker login HOST` on the terminal (it prompts for the user and token itself)."""
     import subprocess
 
@@ -494,7 +495,7 @@ def _offer_login(graph: Graph, session: _Session, host: str) -> bool:
     with session.lock:
         if host not in session.logins:
             asked = _confirm(graph, f"{host} needs a login to pull. Run `docker login {host}` now?")
-            session.logins[host] = asked and _docker_login(host)
+            session.logins[host] = asked and docker_login(host)
         return session.logins[host]
 
 

@@ -66,7 +66,7 @@ class Check:
         return {"name": self.name, "ok": self.ok, "required": self.required, "detail": self.detail, "fix": self.fix}
 
 
-def _failed(name: str, exc: SwebenchError, required: bool = True) -> Check:
+def failed(name: str, exc: SwebenchError, required: bool = True) -> Check:
     return Check(name, False, exc.message, exc.fix, required, exc)
 
 
@@ -88,11 +88,11 @@ def check_harness(python: str) -> Check:
         proc = subprocess.run([python, "-c", code], capture_output=True, text=True, env=harness.child_env(),
                               stdin=subprocess.DEVNULL, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return _failed("harness", EngineError(f"cannot run {python}: {exc}", fix=fix))
+        return failed("harness", EngineError(f"cannot run {python}: {exc}", fix=fix))
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
         last = tail.splitlines()[-1] if tail else f"exit {proc.returncode}"
-        return _failed("harness", EngineError(f"the harness does not import with {python}: {last}", fix=fix,
+        return failed("harness", EngineError(f"the harness does not import with {python}: {last}", fix=fix,
                                               detail=tail))
     version, py_version = (proc.stdout.split() + ["?", "?"])[:2]
     return Check("harness", True, f"swebench {version} (Python {py_version}, {python})")
@@ -121,7 +121,7 @@ def check_engine() -> tuple[Check, images.EngineInfo | None]:
     try:
         info = images.engine_info()
     except SwebenchError as exc:
-        return _failed("docker engine", exc), None
+        return failed("docker engine", exc), None
     return Check("docker engine", True, f"Docker {info.version} at {info.address} ({info.os_type}/{info.arch})"), info
 
 
@@ -149,7 +149,7 @@ def check_arch(settings: Settings, info: images.EngineInfo) -> Check:
     try:
         arch = images.effective_arch(settings, info)
     except UsageError as exc:
-        return _failed("arch", exc)
+        return failed("arch", exc)
     source = "SWEBENCH_ARCH" if settings.arch else "the engine's"
     note = ("; arm64 images first, else x86_64 under emulation (DOCKER_DEFAULT_PLATFORM=linux/amd64) is offered"
             if arch == "arm64" else "")
@@ -160,7 +160,7 @@ def check_namespace(settings: Settings) -> Check:
     try:
         namespace = images.fallback_namespace(settings)
     except UsageError as exc:
-        return _failed("fallback namespace", exc)
+        return failed("fallback namespace", exc)
     return Check("fallback namespace", True, namespace)
 
 
@@ -438,6 +438,37 @@ def validate_key(graph: Graph) -> None:
     graph.progress.note(f"✔ key: {s.provider} accepts the key ({state['endpoint']})")
 
 
+def service_state(graph: Graph) -> dict:
+    from swebench_tasks.backends.sbcli import service_key
+    from swebench_tasks.secrets import key_fingerprint
+
+    try:
+        key = graph.service_key or service_key(graph.settings, interactive=False)
+    except SwebenchError:
+        key = None
+    s = graph.settings
+    return {"dataset": s.dataset, "split": s.split, "url": os.environ.get("SWEBENCH_API_URL"),
+            "fingerprint": key_fingerprint(key) if key else None}
+
+
+def check_service(graph: Graph) -> None:
+    """--backend sb-cli, instead of Docker: the selection is on the service, the key is accepted,
+    a run is left; cached per key fingerprint (the evaluation checks the quota again before sending)."""
+    from swebench_tasks.backends import sbcli
+
+    try:
+        key = graph.service_key or sbcli.service_key(graph.settings, interactive=False)
+    except SwebenchError:
+        key = None
+    checks = sbcli.check(graph.settings, key)
+    for check in checks:
+        graph.progress.note(check.line())
+    _write(record_path(graph, "service"), {"checks": [c.to_json() for c in checks]})
+    failure = next((c for c in checks if not c.ok), None)
+    if failure is not None:
+        raise failure.error or EngineError(f"preflight {failure.name}: {failure.detail}", fix=failure.fix)
+
+
 def first_row(graph: Graph) -> dict:
     rows = graph.rows()
     if not rows:
@@ -516,6 +547,10 @@ def tasks(graph: Graph) -> Iterator[dict]:
         yield {"name": "key", "doc": validate_key.__doc__, "actions": [action(validate_key)],
                "targets": [record_path(graph, "key")], "task_dep": ["dataset"],
                "uptodate": [unchanged("key", lambda: key_state(graph))], "verbosity": 2}
+    if graph.settings.backend == "sb-cli" and not graph.settings.generate_only:
+        yield {"name": "service", "doc": check_service.__doc__, "actions": [action(check_service)],
+               "targets": [record_path(graph, "service")], "task_dep": ["dataset"],
+               "uptodate": [unchanged("service", lambda: service_state(graph))], "verbosity": 2}
     if graph.uses_docker:
         yield {"name": "image", "doc": "The first selected instance's image, present locally.",
                "actions": [action(pull_first)], "targets": [record_path(graph, "image")],

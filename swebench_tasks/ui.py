@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Iterator
 
 
 def env_no_input() -> bool:
@@ -98,6 +99,18 @@ class RunProgress:
     def __exit__(self, *exc) -> None:
         if self._progress:
             self._progress.stop()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hide the live bars while a question is asked on the terminal."""
+        if self._progress is None:
+            yield
+            return
+        self._progress.stop()
+        try:
+            yield
+        finally:
+            self._progress.start()
 
     def stage(self, name: str, total: int, label: str) -> None:
         """Declare a stage; calling again only updates its total."""

@@ -160,6 +160,20 @@ def test_preflight_for_sb_cli_needs_no_docker(lite, sbcli_server):
     assert json.loads(out.stdout)["resolved"] == 3
 
 
+def test_preflight_command_checks_key_and_quota_instead_of_docker(lite, sbcli_server):
+    args = ("preflight", "--no-input", "--json", "--backend", "sb-cli", "-d", "lite", "--model", "gold")
+    out = swebench(*args, env=NO_DOCKER)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["ok"] and "preflight:service" in doc["tasks"]["executed"]
+    assert "preflight:smoke" not in doc["tasks"]["executed"] + doc["tasks"]["up_to_date"]
+    assert sbcli_server.calls("/get-quotas")
+    sbcli_server.quotas["swe-bench_lite"]["test"] = 0
+    assert swebench(*args, env=NO_DOCKER).returncode == 0  # cached per key: quota is checked again on submit
+    out = swebench(*args, env={**NO_DOCKER, "SWEBENCH_API_KEY": "wrong-key-123"})
+    assert out.returncode == 3 and "wrong-key-123" not in out.stderr + out.stdout
+
+
 def test_changed_patch_goes_to_a_new_service_run_alone(lite, sbcli_server):
     assert run().returncode == 0
     rows = [dict(r) for r in ROWS]
@@ -296,12 +310,12 @@ def test_key_from_the_keychain_and_no_leak(lite, sbcli_server, keychain_env, mon
 # -- preflight hook -------------------------------------------------------------------------
 
 def test_preflight_check_reports_key_and_quota(lite, sbcli_server, sbcli_env):
-    code = ("import dataclasses, json, os; from pathlib import Path\n"
+    code = ("import json, os; from pathlib import Path\n"
             "from swebench_tasks.config import load_settings\n"
             "from swebench_tasks.backends.sbcli import check\n"
             "s = load_settings(Path.cwd(), backend='sb-cli', dataset='lite')\n"
             "key = os.environ['SWEBENCH_API_KEY'] or None\n"
-            "print(json.dumps([dataclasses.asdict(c) for c in check(s, key)]))\n")
+            "print(json.dumps([c.to_json() for c in check(s, key)]))\n")
 
     def checks(key: str) -> dict[str, dict]:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -15,7 +15,7 @@ from swebench_tasks.config import load_settings
 from swebench_tasks.errors import EngineError, SwebenchError, UsageError
 from swebench_tasks.tasks import Graph, run_graph
 from swebench_tasks.ui import RunProgress, Ui
-from tests.support.authregistry import AuthRegistry, auth_registry  # noqa: F401 (fixture)
+from tests.support.authregistry import AuthRegistry
 from tests.support.engine import DockerEngine, InstanceDataset, fallback_image
 
 FALLBACK_ONLY = "acme__calc-3"
@@ -347,7 +347,7 @@ def test_login_is_offered_once_in_a_tty(workspace: Path, engine: DockerEngine, i
         logins.append(host)
         return False
 
-    monkeypatch.setattr(images, "_docker_login", failing_login)
+    monkeypatch.setattr(images, "docker_login", failing_login)
     graph = make_graph(workspace, instance_dataset.path, [FALLBACK_ONLY], interactive=True)
     row = instance_dataset.row(FALLBACK_ONLY)
     for _ in range(2):  # a second instance (or attempt) in the same run is not asked again
@@ -355,7 +355,7 @@ def test_login_is_offered_once_in_a_tty(workspace: Path, engine: DockerEngine, i
             images.ensure_image(graph, row)
     assert len(asked) == 1 and logins == [auth_registry.address] and len(pulls) == 4
 
-    monkeypatch.setattr(images, "_docker_login", lambda host: logins.append(host) or
+    monkeypatch.setattr(images, "docker_login", lambda host: logins.append(host) or
                         auth_registry.login(config).returncode == 0)
     pulls.clear()
     fresh = make_graph(workspace, instance_dataset.path, [FALLBACK_ONLY], interactive=True)

@@ -8,6 +8,7 @@ import re
 import stat
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -18,9 +19,11 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-def hub_dataset(workspace, instance_dataset) -> Path:
-    """The instances served under their Docker Hub names, as a local dataset file."""
-    return instance_dataset.write(Path("instances.jsonl"), instance_dataset.hub_ids)
+def hub_dataset(workspace, instance_dataset, docker_engine) -> Iterator[Path]:
+    """The instances served under their Docker Hub names, as a local dataset file; the images
+    a test pulls are removed after it, so the next test pulls for real."""
+    yield instance_dataset.write(Path("instances.jsonl"), instance_dataset.hub_ids)
+    docker_engine.remove_images(*(instance_dataset.row(i)["image"] for i in instance_dataset.hub_ids))
 
 
 def run_json(*args: str, env: dict | None = None) -> dict:

@@ -232,40 +232,30 @@ def validate_key(key: str) -> None:
 
 # -- preflight ------------------------------------------------------------------------------
 
-@dataclass
-class Check:
-    """One preflight line for --backend sb-cli."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
-
-
-def check(settings, key: str | None) -> list[Check]:
+def check(settings, key: str | None) -> list:
     """Instead of Docker: the selection is on the service, the key is accepted, a run is left."""
+    from swebench_tasks.preflight import Check, failed
     from swebench_tasks.secrets import key_fix
 
     try:
         subset, split = target(settings)
     except UsageError as exc:
-        return [Check("sb-cli selection", False, exc.message, exc.fix)]
+        return [failed("sb-cli selection", exc)]
     checks = [Check("sb-cli selection", True, f"{subset}/{split}")]
     if not key:
-        return checks + [Check("sb-cli key", False, "no SWEBENCH_API_KEY", key_fix(OWNER))]
+        return checks + [failed("sb-cli key", UsageError("no SWEBENCH_API_KEY", fix=key_fix(OWNER)))]
     service = Service(key, wait=lambda seconds, why: time.sleep(seconds))
     try:
         quotas = service.quotas()
     except AuthError as exc:
-        return checks + [Check("sb-cli key", False, exc.message, exc.fix)]
+        return checks + [failed("sb-cli key", exc)]
     except SwebenchError as exc:
-        return checks + [Check("sb-cli service", False, exc.message, exc.fix)]
+        return checks + [failed("sb-cli service", exc)]
     left = quotas.get(subset, {}).get(split, 0)
-    return checks + [
-        Check("sb-cli key", True, f"accepted by {service.url}"),
-        Check("sb-cli quota", left > 0, f"{subset}/{split}: {left} runs left",
-              None if left > 0 else "wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local"),
-    ]
+    quota = Check("sb-cli quota", True, f"{subset}/{split}: {left} runs left") if left > 0 else failed(
+        "sb-cli quota", ProviderError(f"{subset}/{split}: no runs left",
+                                      fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local"))
+    return checks + [Check("sb-cli key", True, f"accepted by {service.url}"), quota]
 
 
 # -- the submission record ------------------------------------------------------------------

@@ -81,9 +81,9 @@ def offer_registry_fixes(ui: Ui, workdir: Path, flags: dict) -> bool:
 
 def login(ui: Ui, host: str) -> None:
     """`docker login HOST` on this terminal (docker asks for the user and token itself)."""
-    from swebench_tasks.images import _docker_login
+    from swebench_tasks.images import docker_login
 
-    ui.print(f"  {OK} Logged in to {host}." if _docker_login(host) else f"  {FAIL} `docker login {host}` failed.")
+    ui.print(f"  {OK} Logged in to {host}." if docker_login(host) else f"  {FAIL} `docker login {host}` failed.")
 
 
 def namespace(ui: Ui, workdir: Path) -> None:
