@@ -30,7 +30,7 @@ DOIT = [sys.executable, "-m", "doit"]
 DIFF = "```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n```\n"
 
 PLAIN_DODO = '''
-import json, os
+import os
 DOIT_CONFIG = {"backend": "sqlite3", "dep_file": ".doit.sqlite3", "default_tasks": ["report"], "verbosity": 0}
 IDS = [f"i-{n}" for n in range(%d)]
 def _write(path, text):
@@ -46,7 +46,7 @@ def task_predictions():
             "targets": ["predictions.jsonl"]}
 def task_report():
     return {"actions": ["cp predictions.jsonl report.json"], "file_dep": ["predictions.jsonl"], "targets": ["report.json"]}
-''' % N
+'''  # % the number of generate tasks
 
 
 def timeit(cmd: list[str], cwd: Path, env: dict, runs: int = 10) -> tuple[float, float]:
@@ -92,7 +92,7 @@ def main() -> None:
         dataset(work / "data.jsonl", N)
         subprocess.run(run_args(8), cwd=work, env=env, capture_output=True, check=True)
         plain = Path(tempfile.mkdtemp(prefix="doit-bench-"))
-        (plain / "dodo.py").write_text(PLAIN_DODO)
+        (plain / "dodo.py").write_text(PLAIN_DODO % N)
         subprocess.run(DOIT, cwd=plain, env=env, capture_output=True, check=True)
         rows.append((f"up-to-date run, {N} instances", timeit(run_args(8), work, env),
                      timeit(DOIT, plain, env)))

@@ -19,17 +19,29 @@ def env_no_input() -> bool:
     return os.environ.get("SWEBENCH_NO_INPUT", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def dotenv_no_color() -> bool:
+    """NO_COLOR from `.env` (the environment's NO_COLOR rich honours by itself)."""
+    from pathlib import Path
+
+    if not Path(".env").exists():
+        return False
+    from swebench_tasks.config import read_dotenv
+
+    return bool(read_dotenv(Path(".env")).get("NO_COLOR"))
+
+
 @dataclass
 class Ui:
     """How this invocation talks to its user."""
 
     no_input: bool = False
     json: bool = False
+    no_color: bool = False
 
     @classmethod
     def detect(cls, no_input: bool = False, json_mode: bool = False) -> "Ui":
         interactive = sys.stdin.isatty() and not no_input and not env_no_input()
-        return cls(no_input=not interactive, json=json_mode)
+        return cls(no_input=not interactive, json=json_mode, no_color=dotenv_no_color())
 
     @property
     def interactive(self) -> bool:
@@ -50,7 +62,7 @@ class Ui:
         if self.no_input:
             return Console(file=stream, color_system=None, force_terminal=False,
                            highlight=False, emoji=False, soft_wrap=True, width=200)
-        return Console(file=stream, highlight=False)
+        return Console(file=stream, highlight=False, no_color=self.no_color or None)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         self.console.print(*args, **kwargs)
