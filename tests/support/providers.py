@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.support.loopback import LoopbackServer
 
 KEYS = {
     "openai": "sk-test-openai-0123456789",
@@ -77,17 +78,11 @@ def _tokens(text: str) -> int:
     return max(1, len(text.split()))
 
 
-class FakeProvider:
+class FakeProvider(LoopbackServer):
     """A provider endpoint: routing, auth, scripted chat, failures and a request log."""
 
-    name = "fake"
     prefix = ""  # the path the SDK's base URL ends with, e.g. "/v1"
     default_models: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.server: ThreadingHTTPServer | None = None
-        self.reset()
 
     # -- test-facing controls ---------------------------------------------------------------
     def reset(self) -> None:
@@ -106,11 +101,6 @@ class FakeProvider:
             self.failures.extend(Failure(status, retry_after, path, message, body) for _ in range(times))
 
     @property
-    def root(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    @property
     def base_url(self) -> str:
         return self.root + self.prefix
 
@@ -120,31 +110,6 @@ class FakeProvider:
 
     def paths(self, method: str | None = None) -> list[str]:
         return [r.path for r in self.requests if method is None or r.method == method]
-
-    # -- serving ----------------------------------------------------------------------------
-    def start(self) -> "FakeProvider":
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:  # keep pytest output clean
-                pass
-
-            def _serve(self) -> None:
-                provider._handle(self)
-
-            do_GET = do_POST = do_DELETE = do_HEAD = _serve
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, name=f"fake-{self.name}", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)

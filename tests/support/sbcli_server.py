@@ -19,14 +19,15 @@ A new run costs one unit of its subset/split quota, as the service's "Remaining 
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.support.loopback import LoopbackServer
 
 KEY = "swe-sbcli-test-key-5f3c9a1e0b7d"
 SIZES = {("swe-bench_lite", "test"): 300, ("swe-bench_lite", "dev"): 23,
@@ -62,11 +63,8 @@ class Run:
     jobs: dict[str, Job] = field(default_factory=dict)
 
 
-class SbCliServer:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.server: ThreadingHTTPServer | None = None
-        self.reset()
+class SbCliServer(LoopbackServer):
+    name = "sbcli"
 
     def reset(self) -> None:
         with self._lock:
@@ -85,8 +83,7 @@ class SbCliServer:
     # -- test-facing ----------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.root
 
     def fail(self, status: int, *, path: str | None = None, times: int = 1, message: str = "injected failure",
              retry_after: str | None = None) -> None:
@@ -103,30 +100,6 @@ class SbCliServer:
             return list(self.accepted)
 
     # -- serving --------------------------------------------------------------------------------
-    def start(self) -> "SbCliServer":
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _serve(self) -> None:
-                api._handle(self)
-
-            do_GET = do_POST = do_DELETE = _serve
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, name="fake-sbcli", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
