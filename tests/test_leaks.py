@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,14 @@ def test_key_from_the_keychain_through_a_full_run_leaks_nowhere(cli, workspace, 
             done.wait(0.05)
 
     canary = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", f"canary-{key}"])
-    try:
-        assert argv_with(f"canary-{key}".encode()) == [str(canary.pid)]  # the watch sees argv
+    try:  # the watch sees argv (once the child has exec'd)
+        found = []
+        for _ in range(200):
+            found = argv_with(f"canary-{key}".encode())
+            if found:
+                break
+            time.sleep(0.05)
+        assert found == [str(canary.pid)]
     finally:
         canary.kill()
         canary.wait()

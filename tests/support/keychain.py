@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ class Keychain:
     address: str
     root: Path
     dbus_pid: int
-    daemon: subprocess.Popen
+    daemon: subprocess.Popen | None
     env: dict[str, str] = field(default_factory=dict)  # what a client process needs
 
     def secret_tool(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
@@ -53,55 +54,79 @@ def _require(*tools: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def keychain(tmp_path_factory) -> Keychain:
+def keychain() -> Keychain:
     _require("dbus-daemon", "gnome-keyring-daemon", "secret-tool")
-    root = tmp_path_factory.mktemp("keychain")
+    # Not under pytest's basetemp: a concurrent session's cleanup of old basetemps can delete
+    # it under a running daemon (its login collection then vanishes).
+    root = Path(tempfile.mkdtemp(prefix="swebench-keychain-"))
     dirs = {name: root / name for name in ("home", "data", "config", "runtime")}
     for d in dirs.values():
         d.mkdir(mode=0o700)
+    private = {"HOME": str(dirs["home"]), "XDG_DATA_HOME": str(dirs["data"]),
+               "XDG_CONFIG_HOME": str(dirs["config"]), "XDG_RUNTIME_DIR": str(dirs["runtime"])}
+    # The bus gets the private dirs too: a client that asks for the Secret Service before our
+    # daemon owns the name makes the bus activate one, and that one must not use the real HOME.
     out = subprocess.run(["dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1"],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env={**os.environ, **private})
     address, pid = out.stdout.split()[:2]
     env = {"DBUS_SESSION_BUS_ADDRESS": address}
-    daemon_env = {**os.environ, **env, "HOME": str(dirs["home"]), "XDG_DATA_HOME": str(dirs["data"]),
-                  "XDG_CONFIG_HOME": str(dirs["config"]), "XDG_RUNTIME_DIR": str(dirs["runtime"])}
-    daemon = subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=daemon_env)
-    daemon.stdin.write(b"pass")
-    daemon.stdin.close()
-    chain = Keychain(address=address, root=root, dbus_pid=int(pid), daemon=daemon, env=env)
+    daemon_env = {**os.environ, **env, **private}
+    chain = Keychain(address=address, root=root, dbus_pid=int(pid), daemon=None, env=env)
     try:
-        _wait_ready(chain)
+        chain.daemon = _start_daemon(daemon_env, dirs["data"])
+        problem = _wait_ready(chain)
+        if problem is not None:
+            pytest.fail(f"the Secret Service did not come up: {problem}")
         yield chain
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        if chain.daemon is not None:
+            _stop_daemon(chain.daemon)
         try:
             os.kill(chain.dbus_pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+        shutil.rmtree(root, ignore_errors=True)
 
 
-def _wait_ready(chain: Keychain) -> None:
-    """Store and read back a probe item through libsecret until the daemon answers."""
+# An unlocked login collection, in gnome-keyring's plain (unencrypted) file format. Letting
+# `--unlock` create it races: under load the daemon now and then never creates it.
+LOGIN_KEYRING = "[keyring]\ndisplay-name=login\nctime=0\nmtime=0\nlock-on-idle=false\nlock-after=false\n"
+
+
+def _start_daemon(env: dict[str, str], data: Path) -> subprocess.Popen:
+    keyrings = data / "keyrings"
+    keyrings.mkdir(mode=0o700, exist_ok=True)
+    (keyrings / "login.keyring").write_text(LOGIN_KEYRING)
+    (keyrings / "default").write_text("login")
+    return subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--components=secrets"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+
+
+def _stop_daemon(daemon: subprocess.Popen) -> None:
+    daemon.terminate()
+    try:
+        daemon.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
+
+
+def _wait_ready(chain: Keychain) -> str | None:
+    """Store and read back a probe item through libsecret until the daemon answers; the problem if not."""
     deadline = time.monotonic() + READY_WITHIN
     while True:
         if chain.daemon.poll() is not None:
-            pytest.fail(f"gnome-keyring-daemon exited with {chain.daemon.returncode}")
+            return f"gnome-keyring-daemon exited with {chain.daemon.returncode}"
         stored = chain.secret_tool("store", "--label=probe", "service", "swebench-probe", "username", "probe",
                                    input="ok")
         if stored.returncode == 0 and chain.secret_tool("lookup", "service", "swebench-probe",
                                                         "username", "probe").stdout == "ok" \
                 and _default_collection_ready(chain):
             chain.secret_tool("clear", "service", "swebench-probe")
-            return
+            return None
         if time.monotonic() > deadline:
-            pytest.fail(f"the Secret Service did not come up: {stored.stderr.strip()}")
+            return stored.stderr.strip() or "the default collection is not usable"
         time.sleep(0.1)
 
 
