@@ -20,10 +20,10 @@ from swebench_tasks.errors import SwebenchError
 _said_fallback = threading.Event()
 
 
-def context_task(graph, row: dict, path: Path) -> dict:
+def context_task(graph, row: dict, path: Path, tokens: int) -> dict:
+    """`context:<id>`: current while its cached context was fitted to this token budget."""
     iid = row["instance_id"]
     deps = [f"image:{iid}"] if graph.uses_docker else []
-    tokens = budget(graph)
 
     def current() -> bool:
         try:

@@ -17,8 +17,6 @@ from swebench_tasks.config import Settings, load_settings
 from swebench_tasks.errors import UsageError
 from swebench_tasks.ui import RunProgress, Ui
 
-KEYLESS = {"ollama"}
-
 
 @contextmanager
 def run_lock(path: Path) -> Iterator[None]:
@@ -55,10 +53,12 @@ def check_configured(settings: Settings) -> None:
 
 def resolve_key(settings: Settings, ui: Ui) -> str | None:
     """The provider key (environment, keychain, `.env` pointer, prompt); None if none is needed."""
-    if not settings.needs_provider or settings.provider in KEYLESS:
+    if not settings.needs_provider:
         return None
     from swebench_tasks import profiles, secrets
 
+    if secrets.key_env(settings.provider) is None:  # ollama: no key
+        return None
     profile = settings.profile or profiles.active_profile(settings.provider)
     key = secrets.resolve_key(settings.provider, profile=profile, workdir=settings.workdir,
                               interactive=ui.interactive and not ui.json)

@@ -287,8 +287,11 @@ class Graph:
         def context():
             """Code context for each instance, retrieved from its repository at the base commit."""
             if s.needs_provider and s.context == "retrieval":
+                from swebench_tasks import retrieval
+
+                tokens = retrieval.budget(g)  # one catalog read for all instances
                 for row in g.rows():
-                    yield g.context_task(row)
+                    yield retrieval.context_task(g, row, g.context_file(row["instance_id"]), tokens)
 
         def generate():
             """One model call per instance; the patch is kept until provider, model or prompt change."""
@@ -383,12 +386,6 @@ class Graph:
 
     def context_file(self, instance_id: str) -> Path:
         return self.paths.contexts / f"{instance_id}.json"
-
-    def context_task(self, row: dict) -> dict:
-        from swebench_tasks import retrieval
-
-        iid = row["instance_id"]
-        return retrieval.context_task(self, row, self.context_file(iid))
 
     def generate(self, row: dict, path: Path) -> None:
         from swebench_tasks import retrieval

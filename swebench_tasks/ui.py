@@ -36,12 +36,11 @@ class Ui:
 
     no_input: bool = False
     json: bool = False
-    no_color: bool = False
 
     @classmethod
     def detect(cls, no_input: bool = False, json_mode: bool = False) -> "Ui":
         interactive = sys.stdin.isatty() and not no_input and not env_no_input()
-        return cls(no_input=not interactive, json=json_mode, no_color=dotenv_no_color())
+        return cls(no_input=not interactive, json=json_mode)
 
     @property
     def interactive(self) -> bool:
@@ -62,7 +61,7 @@ class Ui:
         if self.no_input:
             return Console(file=stream, color_system=None, force_terminal=False,
                            highlight=False, emoji=False, soft_wrap=True, width=200)
-        return Console(file=stream, highlight=False, no_color=self.no_color or None)
+        return Console(file=stream, highlight=False, no_color=dotenv_no_color() or None)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         self.console.print(*args, **kwargs)
