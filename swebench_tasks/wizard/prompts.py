@@ -87,7 +87,9 @@ def secret(message: str, instruction: str = "input hidden") -> str:
 
 def pick_or_type(message: str, options: Sequence[str], other_label: str, default: str | None = None) -> str:
     """Type-to-filter list with free entry: Enter picks the highlighted item, or, when the
-    filter matches nothing (or `other_label` is chosen), takes what was typed."""
+    filter matches nothing (or `other_label` is chosen), takes what was typed. Text that is
+    exactly an option wins over the highlight: the fuzzy filter runs behind the keyboard, so a
+    pasted id and a quick Enter could otherwise pick whatever was highlighted before."""
     from InquirerPy import inquirer
 
     other = len(options)  # indices again: values are copied
@@ -99,6 +101,8 @@ def pick_or_type(message: str, options: Sequence[str], other_label: str, default
         prompt.content_control.selected_choice_index = list(options).index(default)
     result = _ask(prompt)
     typed = prompt._get_current_text().strip()  # InquirerPy keeps no public accessor for it
+    if typed in options:
+        return typed
     if result == other:
         return text(other_label, default=typed, validate=lambda v: bool(v.strip()),
                     invalid="type a name").strip()
