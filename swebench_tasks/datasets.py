@@ -90,10 +90,10 @@ def _read_hub(name: str, split: str) -> list[dict]:
     Hub makes huggingface_hub retry for about 25 s before it even looks in its cache. When the
     Hub does not answer, the load runs offline, so only a cached copy can serve it."""
     hub = _hub_endpoint()
-    offline = _hub_offline()
+    offline = _offline_switch()
     unreachable = None if offline else _hub_unreachable(hub, name)
     try:
-        return _load_hub(name, split, offline=offline or unreachable is not None)
+        return _load_hub(name, split, offline=bool(offline or unreachable))
     except Exception as exc:  # datasets raises many types for offline/missing/auth
         if unreachable:
             raise UsageError(
@@ -102,12 +102,11 @@ def _read_hub(name: str, split: str) -> list[dict]:
             ) from None
         if offline:
             raise UsageError(
-                f"dataset {name} (split {split}) is not in the Hugging Face cache and HF_HUB_OFFLINE is set",
-                fix="unset HF_HUB_OFFLINE to fetch it once, or pass a local .jsonl with -d",
+                f"dataset {name} (split {split}) is not in the Hugging Face cache and {offline} is set",
+                fix=f"unset {offline} to fetch it once, or pass a local .jsonl with -d",
             ) from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(
-            f"cannot fetch dataset {name} (split {split}): {first}",
+            f"cannot fetch dataset {name} (split {split}): {_first_line(exc)}",
             fix="check the network and HF_TOKEN, or pass a local .jsonl with -d",
         ) from None
 
@@ -121,18 +120,24 @@ def _load_hub(name: str, split: str, *, offline: bool) -> list[dict]:
 
 
 def _hub_endpoint() -> str:
-    from swebench_tasks.providers.huggingface import HUB_URL
     from swebench_tasks.providers._openai_compat import endpoint
+    from swebench_tasks.providers.huggingface import HUB_URL
 
     return endpoint("HF_ENDPOINT", HUB_URL)
 
 
-def _hub_offline() -> bool:
-    """The offline switch as `datasets` reads it (HF_DATASETS_OFFLINE wins over the Hub's)."""
-    value = os.environ.get("HF_DATASETS_OFFLINE")
-    if value is None:
-        value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return value.strip().upper() in ("1", "ON", "YES", "TRUE")
+def _offline_switch() -> str | None:
+    """The variable that puts `datasets` offline, if one does (HF_DATASETS_OFFLINE, when set,
+    wins over the Hub's own switches, as in `datasets.config`)."""
+    own = "HF_DATASETS_OFFLINE"
+    names = [own] if own in os.environ else ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"]
+    on = [n for n in names if os.environ.get(n, "").strip().upper() in ("1", "ON", "YES", "TRUE")]
+    return on[0] if on else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _hub_unreachable(hub: str, name: str) -> str | None:
@@ -147,7 +152,7 @@ def _hub_unreachable(hub: str, name: str) -> str | None:
     try:
         httpx.head(f"{hub}/api/datasets/{name}", timeout=timeout)
     except httpx.TransportError as exc:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return _first_line(exc)
     return None
 
 

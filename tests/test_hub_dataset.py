@@ -66,24 +66,29 @@ def test_lite_is_fetched_through_load_dataset_then_read_from_the_cache(hf_env, h
     assert hf_hub.requests == []
 
 
-def test_split_is_the_hub_split(hf_env, hf_hub, workspace):
-    summary = run_gold("--split", "dev")
-    assert summary["selected"] == 1
+def test_the_built_in_default_is_lite_and_split_picks_the_hub_split(hf_env, hf_hub, workspace):
+    out = swebench("run", "--no-input", "--json", "--model", "gold", "--generate-only", "--split", "dev")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["dataset"] == "lite" and summary["selected"] == 1
     assert len(lite_cache(workspace, "dev").read_text().splitlines()) == 1
     assert not lite_cache(workspace).exists()
 
 
-def test_generation_prompts_carry_the_hub_rows(hf_env, hf_hub, workspace, openai_server, provider_env, monkeypatch):
+def test_setup_lite_then_run_generates_from_the_hub_rows(hf_env, hf_hub, workspace, openai_server, provider_env,
+                                                         monkeypatch):
     for var, value in provider_env.items():
         if var != "HF_ENDPOINT":  # the Hub is hf_hub here (the provider fake only checks tokens)
             monkeypatch.setenv(var, value)
     prompts: list[str] = []
     openai_server.on_chat = lambda body: prompts.append(json.dumps(body["messages"])) or DIFF
-    out = swebench("run", "--no-input", "--json", "--provider", "openai", "--model", "gpt-4o-mini",
-                   "--context", "statement", "--generate-only", "-d", "lite", "--count", "2")
+    saved = swebench("setup", "--no-input", "--provider", "openai", "--model", "gpt-4o-mini", "-d", "lite",
+                     "--count", "2")
+    assert saved.returncode == 0, saved.stderr
+    out = swebench("run", "--no-input", "--json", "--context", "statement", "--generate-only")
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
-    assert summary["generated"] == 2 and chats(openai_server) == 2
+    assert summary["dataset"] == "lite" and summary["generated"] == 2 and chats(openai_server) == 2
     for instance in INSTANCES[:2]:
         title = instance.problem_statement.splitlines()[0]
         assert sum(title in p for p in prompts) == 1
@@ -99,12 +104,14 @@ def test_missing_dataset_on_the_hub_is_one_line_exit_2(hf_env, hf_hub):
 
 # -- offline ----------------------------------------------------------------------------------------
 
-def test_offline_without_a_cache_is_one_line_exit_2_and_no_request(hf_env, hf_hub, workspace):
-    out = swebench(*GOLD, env={"HF_HUB_OFFLINE": "1"})
+@pytest.mark.parametrize("switch", ["HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"])
+def test_offline_without_a_cache_is_one_line_exit_2_and_no_request(hf_env, hf_hub, workspace, switch):
+    out = swebench(*GOLD, env={switch: "1"})
     assert out.returncode == 2, out.stderr
     lines = error_lines(out.stderr)
     assert len(lines) == 1 and "Traceback" not in out.stderr
-    assert LITE in lines[0] and "HF_HUB_OFFLINE" in lines[0] and "fix: unset HF_HUB_OFFLINE" in lines[0]
+    assert f"{LITE} (split test) is not in the Hugging Face cache and {switch} is set" in lines[0]
+    assert f"fix: unset {switch}" in lines[0]
     assert hf_hub.requests == []
     assert not lite_cache(workspace).exists()
 
@@ -158,28 +165,29 @@ def test_a_host_that_never_answers_is_tried_once(hf_env, workspace, drop):
 # -- the real harness -------------------------------------------------------------------------------
 
 @pytest.mark.docker
-def test_lite_gold_evaluates_for_real(hf_env, hf_hub, workspace, docker_engine: DockerEngine,
-                                      instance_dataset: InstanceDataset):
-    """The rows the Hub serves are the suite's real instances: preflight (with its smoke
-    evaluation) and the run's evaluation both read them from the `-d lite` cache."""
+def test_lite_gold_preflights_and_evaluates_for_real(hf_env, hf_hub, workspace, docker_engine: DockerEngine,
+                                                     instance_dataset: InstanceDataset):
+    """The rows the Hub serves are the suite's real instances. Preflight fetches them through
+    `load_dataset` (then pulls and smoke-evaluates); the run reads the cache and evaluates."""
     rows = lite_rows({r["instance_id"]: r["base_commit"] for r in instance_dataset.rows})
     hf_hub.publish(LITE, {"test": rows})
     iid = instance_dataset.hub_ids[0]
     image = instance_dataset.row(iid)["image"]
     docker_engine.remove_images(image)
+    selection = ("--no-input", "--json", "--model", "gold", "-d", "lite", "--instance-ids", iid)
     try:
-        out = swebench("run", "--no-input", "--json", "--model", "gold", "-d", "lite", "--instance-ids", iid,
-                       timeout=900)
-        assert out.returncode == 0, out.stderr
-        summary = json.loads(out.stdout)
-        assert summary["resolved_ids"] == [iid] and summary["errors"] == 0
-        assert {"dataset", "preflight:smoke", "evaluate"} <= set(summary["tasks"]["executed"])
+        checked = swebench("preflight", *selection, timeout=900)
+        assert checked.returncode == 0, checked.stderr
+        assert TEST_PARQUET.format(sha=hf_hub.repos[LITE].sha) in hf_hub.downloads()
         assert json.loads(lite_cache(workspace).read_text().splitlines()[0])["base_commit"] == rows[0]["base_commit"]
 
         hf_hub.reset()
-        again = swebench("preflight", "--no-input", "--json", "--model", "gold", "-d", "lite", "--instance-ids", iid,
-                         env={"HF_HUB_OFFLINE": "1"}, timeout=900)
-        assert again.returncode == 0, again.stderr
+        out = swebench("run", *selection, timeout=900)
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout)
+        assert summary["resolved_ids"] == [iid] and summary["errors"] == 0
+        assert "evaluate" in summary["tasks"]["executed"]
+        assert {"dataset", "preflight:smoke"} <= set(summary["tasks"]["up_to_date"])
         assert hf_hub.requests == []
     finally:
         docker_engine.remove_images(image)

@@ -1,7 +1,9 @@
 """The Hugging Face Hub's dataset API on 127.0.0.1, as `datasets` 5.x and `huggingface_hub` 2.x
 call it when `HF_ENDPOINT` points here (a pytest plugin).
 
-What they send was read from their source and checked by logging a real `load_dataset`:
+What they send was read from their source and checked by logging a real `load_dataset`
+(README.md, the commit's info, `.huggingface.yaml`, the `data/` tree, `dataset_infos.json`,
+then each split's parquet; every file HEAD first):
 - `HEAD`/`GET /datasets/<repo>/resolve/<revision>/<path>`: `hf_hub_download` reads `X-Repo-Commit`
   (the commit it caches under), `ETag` (the git blob id of a plain file) and `Content-Length`;
   a missing file is `404` with `X-Error-Code: EntryNotFound`, a missing repo `RepoNotFound`,
@@ -9,10 +11,12 @@ What they send was read from their source and checked by logging a real `load_da
 - `GET /api/datasets/<repo>[/revision/<revision>]`: the repo info (`sha`, `siblings`);
 - `GET /api/datasets/<repo>/tree/<revision>[/<path>]?recursive=&expand=`: `HfFileSystem`
   listing (the `data/test-*` patterns of the dataset card are globbed through it);
-- `POST /api/datasets/<repo>/paths-info/<revision>` (form `paths`, `expand`): `HfFileSystem.info`;
+- `POST /api/datasets/<repo>/paths-info/<revision>` (form `paths`, `expand`): `HfFileSystem.info`
+  (served for completeness: a Lite-shaped load does not call it today);
 - `GET /api/agent-harnesses`: huggingface_hub's once-a-day registry fetch (an empty registry).
-The dataset viewer (`datasets-server.<host>`) is a host of its own that does not resolve here;
-`datasets` then falls back to the repository's own files, as it does for a repo with no export.
+The dataset viewer (`datasets-server.<host>`) is a host of its own whose name does not resolve
+(`datasets-server.127.0.0.1`); `datasets` then reads the repository's own files, as it does for
+a repo with no parquet export.
 
 A repository is README.md (the dataset card, whose YAML maps each split to `data/<split>-*`)
 plus one parquet file per split; its commit is derived from its content. Files are plain git
@@ -191,10 +195,11 @@ class HfHubServer(LoopbackServer):
         if repo is not None and file not in repo.files:
             error = "EntryNotFound"
         if repo is None or error:
-            return self._json(h, 404, {"error": error}, {"X-Error-Code": error, "X-Repo-Commit": repo.sha if repo else ""})
+            headers = {"X-Error-Code": error, **({"X-Repo-Commit": repo.sha} if repo else {})}
+            return self._json(h, 404, {"error": error}, headers)
         data = repo.files[file]
         self._send(h, 200, data, {"Content-Type": "application/octet-stream", "ETag": f'"{blob_id(data)}"',
-                                  "X-Repo-Commit": repo.sha, "Accept-Ranges": "bytes"})
+                                  "X-Repo-Commit": repo.sha})
 
     def _json(self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict | None = None) -> None:
         self._send(h, status, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
