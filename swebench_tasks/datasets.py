@@ -86,16 +86,74 @@ def read_local(path: Path) -> list[dict]:
 
 
 def _read_hub(name: str, split: str) -> list[dict]:
+    """`datasets.load_dataset`, unchanged, behind a bounded reachability check: an unreachable
+    Hub makes huggingface_hub retry for about 25 s before it even looks in its cache. When the
+    Hub does not answer, the load runs offline, so only a cached copy can serve it."""
+    hub = _hub_endpoint()
+    offline = _offline_switch()
+    unreachable = None if offline else _hub_unreachable(hub, name)
     try:
-        from datasets import load_dataset
-
-        return [dict(row) for row in load_dataset(name, split=split)]
+        return _load_hub(name, split, offline=bool(offline or unreachable))
     except Exception as exc:  # datasets raises many types for offline/missing/auth
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if unreachable:
+            raise UsageError(
+                f"cannot reach the Hugging Face Hub at {hub} ({unreachable}) and {name} is not cached",
+                fix="connect to the network or set HF_ENDPOINT to a reachable Hub, or pass a local .jsonl with -d",
+            ) from None
+        if offline:
+            raise UsageError(
+                f"dataset {name} (split {split}) is not in the Hugging Face cache and {offline} is set",
+                fix=f"unset {offline} to fetch it once, or pass a local .jsonl with -d",
+            ) from None
         raise UsageError(
-            f"cannot fetch dataset {name} (split {split}): {first}",
+            f"cannot fetch dataset {name} (split {split}): {_first_line(exc)}",
             fix="check the network and HF_TOKEN, or pass a local .jsonl with -d",
         ) from None
+
+
+def _load_hub(name: str, split: str, *, offline: bool) -> list[dict]:
+    if offline:  # read when huggingface_hub is imported, which is just below in a fresh CLI
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    from datasets import load_dataset
+
+    return [dict(row) for row in load_dataset(name, split=split)]
+
+
+def _hub_endpoint() -> str:
+    from swebench_tasks.providers._openai_compat import endpoint
+    from swebench_tasks.providers.huggingface import HUB_URL
+
+    return endpoint("HF_ENDPOINT", HUB_URL)
+
+
+def _offline_switch() -> str | None:
+    """The variable that puts `datasets` offline, if one does (HF_DATASETS_OFFLINE, when set,
+    wins over the Hub's own switches, as in `datasets.config`)."""
+    own = "HF_DATASETS_OFFLINE"
+    names = [own] if own in os.environ else ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"]
+    on = [n for n in names if os.environ.get(n, "").strip().upper() in ("1", "ON", "YES", "TRUE")]
+    return on[0] if on else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _hub_unreachable(hub: str, name: str) -> str | None:
+    """Why the Hub cannot be reached (refused, unresolvable, silent), or None if it answers
+    anything at all: what it answers is for `datasets` to interpret."""
+    import httpx
+
+    try:  # the bound huggingface_hub puts on its own metadata requests (default 10 s)
+        timeout = float(os.environ.get("HF_HUB_ETAG_TIMEOUT") or 10)
+    except ValueError:
+        timeout = 10.0
+    try:
+        httpx.head(f"{hub}/api/datasets/{name}", timeout=timeout)
+    except httpx.TransportError as exc:
+        return _first_line(exc)
+    return None
 
 
 def check_rows(rows: object, name: str) -> None:

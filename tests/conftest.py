@@ -3,6 +3,7 @@ servers) is started once per session by its module in tests/support/."""
 
 pytest_plugins = [
     "tests.support.engine",
+    "tests.support.hfhub",
     "tests.support.authregistry",
     "tests.support.keychain",
     "tests.support.providers",
