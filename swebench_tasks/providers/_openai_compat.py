@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from swebench_tasks.errors import AuthError, ProviderError
 from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
-from swebench_tasks.providers._http import Http
+from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.secrets import key_fix
 
 
@@ -67,10 +67,13 @@ class OpenAICompatible:
         }
         data = self.http.post("/chat/completions", body, on_wait=on_wait)
         try:
-            text = data["choices"][0]["message"].get("content") or ""
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(f"{self.name} returned a chat reply without choices",
                                 fix=f"check the model name {model!r}") from None
+        if choice.get("finish_reason") == "content_filter" and not text:
+            raise filtered(self.name, model)
         usage = data.get("usage") or {}
         return ChatResult(text=text, input_tokens=int(usage.get("prompt_tokens") or 0),
                           output_tokens=int(usage.get("completion_tokens") or 0),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from swebench_tasks.errors import AuthError, ProviderError
 from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
-from swebench_tasks.providers._http import Http
+from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.providers._openai_compat import endpoint
 from swebench_tasks.secrets import key_fix
 
@@ -60,6 +60,8 @@ class Anthropic:
             body["system"] = system
         data = self.http.post("/v1/messages", body, on_wait=on_wait)
         blocks = data.get("content")
+        if data.get("stop_reason") == "refusal":
+            raise filtered(self.name, model)
         if not isinstance(blocks, list):
             raise ProviderError("anthropic returned a message without content", fix=f"check the model name {model!r}")
         usage = data.get("usage") or {}
