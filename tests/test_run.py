@@ -283,3 +283,23 @@ def test_saved_defaults_from_setup_are_used(dataset, openai_server):
     out = swebench("run", "--no-input", "--json", "--context", "statement", "--generate-only")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["selected"] == 1
+
+
+def test_a_first_run_in_a_terminal_draws_one_bar_per_phase(dataset, openai_server):
+    """doit's worker threads all report the generate phase at once; the terminal, as a VT100
+    emulator draws it, ends with exactly one `Generating patches` bar, complete."""
+    import pyte
+
+    from tests.support.providers import KEYS
+    from tests.wizard_support import Terminal
+
+    write_dataset(Path("data.jsonl"), n=12)
+    openai_server.delay = 0.2
+    term = Terminal(*[a for a in BASE if a not in ("--no-input", "--json")], "--max-workers", "4",
+                    env={"OPENAI_API_KEY": KEYS["openai"]})
+    assert term.exit_code() == 0, term.screen[-3000:]
+    screen = pyte.Screen(160, 50)
+    pyte.Stream(screen).feed(term.raw.getvalue())
+    bars = [line.rstrip() for line in screen.display if "Generating patches" in line]
+    assert len(bars) == 1 and "12/12" in bars[0], "\n".join(screen.display)
+    assert chats(openai_server) == 12
