@@ -148,8 +148,11 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Hugging Face Inference API → Qwen/Qwen2.5-Coder-32B-Instruct")
     term.wait("Count: all")
-    term.answer("Ready:", DOWN, ENTER)  # save the defaults, do not run
+    term.wait("The harness is not ready yet: saving is the default")
+    term.answer("Ready:", ENTER)  # the default, with no preflight passed: save, do not run
+    term.wait("Run later with `swebench run`")
     assert_clean_exit(term, 0)
+    assert "EVALUATION SUMMARY" not in term.screen and not Path("results").exists()
 
     whoami = [r for r in huggingface_server.requests if r.path == "/api/whoami-v2"]
     assert [r.headers["authorization"] for r in whoami] == [f"Bearer {bad}", f"Bearer {KEYS['huggingface']}"]
@@ -211,7 +214,7 @@ def test_ollama_happy_path_runs_to_a_summary_then_reruns_the_failed(hub_dataset,
     pick_local_dataset(term, hub_dataset, "2")
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Local (Ollama) → llama3.2:1b")
-    term.answer("Ready:", ENTER)
+    term.answer("Ready:", "1", ENTER)  # Run now (not the default without a passed preflight)
     term.wait("EVALUATION SUMMARY")
     term.wait("Passed: 1   Failed: 1")
     term.answer("Press Enter to exit, or type R to rerun failed only:", "R", ENTER)
@@ -247,7 +250,7 @@ def test_anthropic_happy_path_saves_key_shows_cost_and_summary(hub_dataset, inst
     term.wait("Saved to the keychain")
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Anthropic API → claude-3-haiku-20240307")
-    term.answer("Ready:", ENTER)
+    term.answer("Ready:", "1", ENTER)  # Run now
     term.wait("Estimated cost for 1 generation(s) with claude-3-haiku-20240307: ~$")
     term.wait("EVALUATION SUMMARY")
     term.answer("Press Enter to exit", ENTER)
