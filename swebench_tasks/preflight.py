@@ -434,7 +434,7 @@ def validate_key(graph: Graph) -> None:
             graph.progress.note("✔ key: not needed (every patch is already generated)")
             return
         raise UsageError(f"no API key for {s.provider}", fix=key_fix(s.provider, s.profile))
-    provider = graph.provider() if graph.key else get_provider(s.provider, key=key)
+    provider = graph.provider() if graph.key else get_provider(s.provider, key=key, on_wait=graph.waiter("key"))
     provider.validate_key()
     state = key_state(graph)
     _write(record_path(graph, "key"), {**state, "validated": True})

@@ -227,8 +227,12 @@ class Graph:
             if self._provider is None:
                 from swebench_tasks.providers import get_provider
 
-                self._provider = get_provider(self.settings.provider, key=self.key)
+                self._provider = get_provider(self.settings.provider, key=self.key, on_wait=self.waiter("provider"))
             return self._provider
+
+    def waiter(self, stage: str):
+        """Provider waits shown on `stage`'s bar (or as a line), whichever progress is live then."""
+        return lambda seconds, why: self.progress.wait(stage, seconds, why)
 
     # -- the graph ----------------------------------------------------------------------
 
@@ -380,7 +384,7 @@ class Graph:
 
         if self.key is None and self.settings.provider not in ("ollama", "openrouter"):
             return
-        fetch_catalog(self.settings.provider, self.key, self.catalog_file)
+        fetch_catalog(self.settings.provider, self.key, self.catalog_file, on_wait=self.waiter("catalog"))
 
     def model_info(self):
         """The catalog's entry for the selected model (context size, prices), if known."""
@@ -404,7 +408,7 @@ class Graph:
             messages=build_messages(row, context, "statement" if s.context == "retrieval" and context is None
                                     else s.context),
             context_mode=s.context, prompt_version=self.prompt_version,
-            on_wait=lambda seconds, why: self.progress.wait("generate", seconds, why),
+            on_wait=self.waiter("generate"),
             check_apply=retrieval.apply_checker(self, row), model_info=self.model_info())
         record.write(path)
 

@@ -175,7 +175,7 @@ class RunProgress:
             if self._progress is not None and name in self._bars:
                 self._progress.update(self._bars[name], description=f"{self._labels[name]} [yellow]{text}[/]")
                 return
-        self.ui.line(f"{name} {text}")
+        self.note(f"{name} {text}")
 
     def note(self, text: str) -> None:
         if self._progress is not None:

@@ -57,8 +57,10 @@ def assert_no_leak(key: str, *roots: Path) -> None:
 
 def test_secrets_set_validates_sanitises_stores_and_never_shows_the_key(cli, keychain, provider_servers, workspace):
     openai = provider_servers["openai"]
+    openai.fail(429, retry_after="0", path="/v1/models")
     out = cli("secrets", "set", "openai", "--stdin", input=f'  "Bearer {OPENAI}"\r\n')
     assert out.returncode == 0, out.stderr
+    assert "waiting 0s: openai rate limit (429)" in out.stderr  # the validation's wait is shown
     assert keychain.lookup("openai") == OPENAI
     assert openai.requests[-1].headers["authorization"] == f"Bearer {OPENAI}"  # validated live first
     status = one_json(cli("secrets", "get", "openai", "--json"))
@@ -166,7 +168,9 @@ def test_models_refused_key_exits_3(cli):
 
 def test_models_survives_a_429(cli, provider_servers):
     provider_servers["openai"].fail(429, retry_after="0")
-    assert one_json(cli("models", "openai", "--json", extra={"OPENAI_API_KEY": OPENAI}))["count"] == 3
+    out = cli("models", "openai", "--json", extra={"OPENAI_API_KEY": OPENAI})
+    assert one_json(out)["count"] == 3
+    assert "waiting 0s: openai rate limit (429)" in out.stderr  # said while it waits, off stdout
 
 
 def test_provider_down_exits_3_with_one_line(cli):

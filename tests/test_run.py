@@ -190,6 +190,13 @@ def test_429_waits_as_retry_after_says(dataset, openai_server):
     assert json.loads(out.stdout)["generated"] == 1
 
 
+def test_a_rate_limited_catalog_fetch_shows_its_wait(dataset, openai_server):
+    openai_server.fail(429, times=1, retry_after="0", path="/v1/models")
+    out = swebench(*BASE, "--count", "1")
+    assert out.returncode == 0, out.stderr
+    assert "catalog waiting 0s: openai rate limit (429)" in out.stderr
+
+
 def test_kill_9_mid_generation_loses_no_patch(dataset, openai_server):
     write_dataset(Path("data.jsonl"), n=8)
     openai_server.delay = 0.4

@@ -126,6 +126,7 @@ def test_ctrl_c_leaves_cleanly(step, workspace, openai_server, keychain, keychai
 
 def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggingface_server, no_keychain):
     bad = "hf_wrong0000000000000000"
+    huggingface_server.fail(429, retry_after="0", path="/v1/models")  # the catalog fetch waits once
     term = Terminal("setup", env=no_keychain)
     through_checks(term)
     term.answer("Select a compute source:", ENTER)  # the default: Hugging Face
@@ -134,6 +135,7 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
     term.wait("https://huggingface.co/settings/tokens")
     term.answer("Enter your Hugging Face Inference key", f"  Bearer {KEYS['huggingface']} ", ENTER)
     term.wait("Validating key... ✔")
+    term.wait("waiting 0s: huggingface rate limit (429)")
     term.wait("Pick a model")
     term.wait("meta-llama/Llama-3.1-8B-Instruct")
     term.press("coder", ENTER)  # type to filter

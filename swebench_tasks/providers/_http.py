@@ -167,6 +167,7 @@ class Http:
     secret: str | None = None  # masked out of any error text
     key_fix: str = ""  # what fixes a refused key, e.g. "run `swebench secrets set openai`"
     endpoint_env: str = ""  # the variable that moves this endpoint, e.g. OPENAI_BASE_URL
+    on_wait: OnWait | None = None  # told of every wait a call does not report itself
     sleep: Callable[[float], None] = time.sleep
     _client: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -290,6 +291,7 @@ class Http:
             )
 
     def _wait(self, on_wait: OnWait | None, seconds: float, reason: str) -> None:
+        on_wait = on_wait or self.on_wait
         if on_wait is not None:
             on_wait(seconds, reason)
         if seconds > 0:
