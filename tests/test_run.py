@@ -268,6 +268,15 @@ def test_unreadable_env_file_is_exit_2(workspace):
     assert ".env" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_no_key_and_no_keychain_says_how_to_export_it(dataset, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    out = swebench(*BASE, env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    assert out.returncode == 2, out.stderr
+    lines = [ln for ln in error_lines(out.stderr) if not ln.startswith("swebench: warning")]
+    assert len(lines) == 1 and "fix: export OPENAI_API_KEY=<your key>" in lines[0], out.stderr
+    assert "secrets set" not in lines[0]  # it cannot store a key on this machine
+
+
 def test_nothing_configured_is_exit_2(workspace):
     out = swebench("run", "--no-input")
     assert out.returncode == 2

@@ -130,6 +130,8 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
     term = Terminal("setup", env=no_keychain)
     through_checks(term)
     term.answer("Select a compute source:", ENTER)  # the default: Hugging Face
+    term.wait("No OS keychain here")  # the way without one is offered before the key is asked
+    term.wait("run `export HF_TOKEN=<your key>` in your shell")
     term.answer("Enter your Hugging Face Inference key", bad, ENTER)
     term.wait("refused the key (401")
     term.wait("https://huggingface.co/settings/tokens")

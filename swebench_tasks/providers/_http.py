@@ -165,7 +165,9 @@ class Http:
     base_url: str
     headers: dict[str, str] = field(default_factory=dict)
     secret: str | None = None  # masked out of any error text
-    key_fix: str = ""  # what fixes a refused key, e.g. "run `swebench secrets set openai`"
+    # What fixes a refused key, e.g. "run `swebench secrets set openai`"; a callable is asked only
+    # when a key is refused (it looks for a keychain, which costs an import of keyring).
+    key_fix: str | Callable[[], str] = ""
     endpoint_env: str = ""  # the variable that moves this endpoint, e.g. OPENAI_BASE_URL
     on_wait: OnWait | None = None  # told of every wait a call does not report itself
     sleep: Callable[[float], None] = time.sleep
@@ -254,9 +256,10 @@ class Http:
             content = response.read()
             response.close()
             if status in (401, 403):
+                fix = self.key_fix() if callable(self.key_fix) else self.key_fix
                 raise AuthError(
                     f"{self.provider} refused the key ({status}: {error_message(content, self.secret)})",
-                    fix=self.key_fix or f"check your {self.provider} key",
+                    fix=fix or f"check your {self.provider} key",
                 )
             if status == 429:
                 if error_code(content) == "insufficient_quota":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 
 from swebench_tasks.errors import AuthError, ProviderError
 from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
@@ -37,7 +38,7 @@ class OpenAICompatible:
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
-                         key_fix=key_fix(self.name), endpoint_env=self.endpoint_env)
+                         key_fix=partial(key_fix, self.name), endpoint_env=self.endpoint_env)
 
     def list_models(self) -> list[ModelInfo]:
         data = self.http.get("/models")

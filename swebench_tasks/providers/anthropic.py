@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from swebench_tasks.errors import AuthError, ProviderError
 from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
@@ -28,7 +29,7 @@ class Anthropic:
         if self.key:
             headers["x-api-key"] = self.key
         self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
-                         key_fix=key_fix(self.name), endpoint_env="ANTHROPIC_BASE_URL")
+                         key_fix=partial(key_fix, self.name), endpoint_env="ANTHROPIC_BASE_URL")
 
     def list_models(self) -> list[ModelInfo]:
         """Every page of `GET /v1/models` (`has_more` / `last_id` → `after_id`)."""

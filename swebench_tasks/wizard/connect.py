@@ -73,10 +73,13 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
 
     Esc goes back; with `optional` an empty answer means "no key" (OpenRouter's public catalog).
     """
-    from swebench_tasks.secrets import KEY_ENV, sanitize_key
+    from swebench_tasks.secrets import KEY_ENV, export_hint, has_keychain, sanitize_key
 
     name = LABELS[provider].removesuffix(" API")
     hint = KEY_HINTS.get(provider, "")
+    if not has_keychain():
+        ui.print(f"  No OS keychain here, so a key typed now serves this session only. To skip this step, "
+                 f"press Esc, run `{export_hint(KEY_ENV[provider])}` in your shell, and start again.")
     while True:
         raw = secret(f"Enter your {name} key ({hint}):",
                      instruction="input hidden; Enter to skip" if optional else "input hidden")

@@ -174,7 +174,7 @@ def save_key(ui: Ui, workdir: Path, a: Answers) -> bool:
     backend, name = secrets.keychain()
     if backend is None:
         ui.print(f"\nNo OS keychain is available here (keyring backend {name}), so the key cannot be saved.")
-        ui.print(f"  To skip the key prompt next time: export {env}=<your key> in your shell profile.")
+        ui.print(f"  To skip the key prompt next time: {secrets.export_hint(env)} in your shell profile.")
         return False
     profile = profiles.active_profile(a.provider)
     ui.print(f"\nKeychain: {keychain_label(name)}")
