@@ -85,6 +85,21 @@ def test_generate_then_rerun_makes_no_request(dataset, openai_server):
     assert "generate:acme__calc-1" in again["tasks"]["up_to_date"]
 
 
+def test_generate_only_summary_says_evaluation_was_not_asked_for_and_names_the_predictions(dataset,
+                                                                                          openai_server):
+    human = [a for a in BASE if a != "--json"]
+    out = swebench(*human, "--count", "2")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(swebench("report", "--json").stdout)
+    predictions = Path(summary["predictions_path"])
+    assert summary["evaluation"] == "skipped"
+    assert predictions == Path.cwd() / "results" / summary["run_id"] / "predictions.jsonl"
+    assert len(predictions.read_text().splitlines()) == 2
+    for shown in (out.stdout, swebench("report", "--no-input").stdout):
+        assert "not asked for (--generate-only)" in shown and str(predictions) in shown
+        assert "Evaluated" not in shown and "Resolved" not in shown and "Harness report" not in shown
+
+
 def test_changed_model_regenerates_only_generation(dataset, openai_server):
     assert swebench(*BASE).returncode == 0
     other = list(BASE)
