@@ -38,6 +38,24 @@ class AuthError(ProviderError):
     """401/403: the key is wrong or lacks permission. Never retried."""
 
 
+class InstanceError(SwebenchError):
+    """A failure that concerns one instance only (its prompt, its reply), not the run.
+
+    Recorded as that instance's error with its reason; the batch goes on and
+    `--rerun-failed` retries it. Anything else (a refused key, an exhausted quota, an
+    unknown model, a provider unreachable after retries) would fail every instance
+    alike, so it still stops the run.
+    """
+
+
+class PromptRejected(ProviderError, InstanceError):
+    """The provider refused this one request: too long for the context window, or a content filter."""
+
+
+class NoUsableDiff(InstanceError):
+    """The model answered, but its reply holds no diff to submit."""
+
+
 class EngineError(SwebenchError):
     """Docker engine, registry or harness failure."""
 

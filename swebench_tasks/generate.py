@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from swebench_tasks.config import slug
+from swebench_tasks.errors import InstanceError, NoUsableDiff
 from swebench_tasks.providers import ChatResult, Message, OnWait, Provider
 
 # Runs `git apply --check` for a diff against the instance's base commit:
@@ -39,6 +40,7 @@ class GenerationRecord:
     applied: bool | None = None  # None: not checked (no engine)
     apply_error: str = ""
     attempts: int = 0
+    error: str = ""  # why this instance has no patch (a refused prompt, no diff); the run went on
     created_at: float = field(default_factory=time.time)
 
     @property
@@ -91,26 +93,36 @@ def generate_one(
     max_tokens: int = 4096,
     model_info=None,
 ) -> GenerationRecord:
-    """Ask the model once; if its diff does not apply, ask once more showing the error."""
+    """Ask the model once; if its diff does not apply, ask once more showing the error.
+
+    A failure of this instance alone (InstanceError) is kept in the record's `error`;
+    anything that would fail every instance propagates and stops the run.
+    """
     from swebench_tasks.diffs import extract_diff, repair_diff
     from swebench_tasks.pricing import estimate
     from swebench_tasks.prompt import retry_messages
 
     record = GenerationRecord(instance_id=row["instance_id"], provider=provider.name, model=model,
                               prompt_version=prompt_version, context=context_mode, key=key)
-    for attempt in (1, 2):
-        result: ChatResult = provider.chat(model, messages, max_tokens=max_tokens, on_wait=on_wait)
-        record.attempts = attempt
-        record.raw_reply = result.text
-        record.input_tokens += result.input_tokens
-        record.output_tokens += result.output_tokens
-        record.patch = repair_diff(extract_diff(result.text)) if result.text else ""
-        if not record.patch or check_apply is None:
-            break
-        record.applied, record.apply_error, record.patch = check_apply(record.patch)
-        if record.applied or attempt == 2:
-            break
-        messages = retry_messages(messages, result.text, record.apply_error)
+    try:
+        for attempt in (1, 2):
+            result: ChatResult = provider.chat(model, messages, max_tokens=max_tokens, on_wait=on_wait)
+            record.attempts = attempt
+            record.raw_reply = result.text
+            record.input_tokens += result.input_tokens
+            record.output_tokens += result.output_tokens
+            record.patch = repair_diff(extract_diff(result.text)) if result.text else ""
+            if not record.patch:
+                raise NoUsableDiff("the model's reply holds no usable diff",
+                                   fix="rerun it with --rerun-failed, or try another model or --context")
+            if check_apply is None:
+                break
+            record.applied, record.apply_error, record.patch = check_apply(record.patch)
+            if record.applied or attempt == 2:
+                break
+            messages = retry_messages(messages, result.text, record.apply_error)
+    except InstanceError as exc:
+        record.patch, record.applied, record.error = "", None, exc.line()
     record.cost_usd = estimate(model, record.input_tokens, record.output_tokens, model_info,
                                provider=provider.name)
     return record

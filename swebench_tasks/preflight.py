@@ -225,9 +225,10 @@ def network_targets(settings: Settings, info: images.EngineInfo | None, images_n
     return targets
 
 
-def check_network(targets: dict[str, tuple[str, int]], present: int) -> list[Check]:
+def check_network(targets: dict[str, tuple[str, int]], no_registry: str) -> list[Check]:
     """A TCP connection to each target, all at once (a slow DNS costs its timeout once).
-    Warnings only: images already present need no registry."""
+    Warnings only: images already present need no registry. `no_registry` says why, when
+    no registry is among the targets."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
@@ -239,8 +240,7 @@ def check_network(targets: dict[str, tuple[str, int]], present: int) -> list[Che
                             None if error is None else "check the network or proxy (images already present "
                                                        "still work offline)", required=False))
     if not any(label.startswith("registry") for label in targets):
-        checks.append(Check("network: registries", True, f"not needed: all {present} selected image(s) are present",
-                            required=False))
+        checks.append(Check("network: registries", True, f"not needed: {no_registry}", required=False))
     return checks
 
 
@@ -270,7 +270,9 @@ def run_checks(settings: Settings, rows: list[dict] | None, *, docker: bool = Tr
     checks = [check_python(), check_harness(settings.harness_python) if docker else
               Check("harness", True, "not needed: evaluation is not local")]
     report = SystemReport(checks, harness_version(settings.harness_python) if checks[-1].ok and docker else None)
-    missing: list[str] | None = None if rows is None else []
+    missing: list[str] | None = None  # no selection yet: Docker Hub's registry
+    if rows is not None:  # until the engine says which images it has, each may need its registry
+        missing = [r["image"] for r in rows if r.get("image")] if docker else []
     if docker:
         engine_check, info = check_engine()
         checks.append(engine_check)
@@ -278,14 +280,15 @@ def run_checks(settings: Settings, rows: list[dict] | None, *, docker: bool = Tr
         checks.append(check_namespace(settings))
         if info is not None:
             checks += [check_docker_cli(info), check_arch(settings, info)]
-            if rows is not None:
-                missing = [r["image"] for r in rows if r.get("image") and not images.is_present(r["image"])]
+            if missing:
+                missing = [name for name in missing if not images.is_present(name)]
             free = _free_bytes(info)
             checks.append(check_disk(free, len(missing or ()), info.root_dir) if free is not None else
                           Check("disk", True, f"the engine's disk ({info.root_dir}) is not visible from here",
                                 required=False))
     present = len(rows or ()) - len(missing or ())
-    checks += check_network(network_targets(settings, report.engine, missing, provider_url), present)
+    why = (f"the engine has all {present} selected image(s)" if docker else "evaluation is not local")
+    checks += check_network(network_targets(settings, report.engine, missing, provider_url), why)
     return report
 
 
@@ -431,7 +434,7 @@ def validate_key(graph: Graph) -> None:
             graph.progress.note("✔ key: not needed (every patch is already generated)")
             return
         raise UsageError(f"no API key for {s.provider}", fix=key_fix(s.provider, s.profile))
-    provider = graph.provider() if graph.key else get_provider(s.provider, key=key)
+    provider = graph.provider() if graph.key else get_provider(s.provider, key=key, on_wait=graph.waiter("key"))
     provider.validate_key()
     state = key_state(graph)
     _write(record_path(graph, "key"), {**state, "validated": True})

@@ -23,33 +23,41 @@ class Prediction:
     output_tokens: int = 0
     cost_usd: float | None = None
     applied: bool | None = None
+    error: str = ""  # this instance failed alone (e.g. its prompt was refused); not evaluated
 
 
 def build_summary(*, run_id: str, provider: str | None, model: str, dataset: str, selected: list[str],
                   predictions: dict[str, Prediction], results: EvalResults | None,
-                  results_dir: Path) -> dict:
+                  results_dir: Path, predictions_path: Path | None = None) -> dict:
+    """`results` None: evaluation was not asked for (--generate-only)."""
     preds = [predictions[i] for i in selected if i in predictions]
     costs = [p.cost_usd for p in preds if p.cost_usd is not None]
-    checked = [p for p in preds if p.applied is not None]
+    made = [p for p in preds if not p.error]
+    checked = [p for p in made if p.applied is not None]
     r = results or EvalResults(source="none")
+    reasons = {i: f"evaluation failed (log tail in {results_dir / i / 'log_tail.txt'})" for i in r.error_ids}
+    reasons.update({p.instance_id: p.error for p in preds if p.error})
     return {
         "run_id": run_id,
         "provider": provider,
         "model": model,
         "dataset": dataset,
         "selected": len(selected),
-        "generated": len(preds),
+        "generated": len(made),
         "evaluated": r.evaluated,
         "resolved": len(r.resolved_ids),
         "unresolved": len(r.unresolved_ids),
-        "errors": len(r.error_ids),
-        "empty_patches": sum(1 for p in preds if not p.patch.strip()),
+        "errors": len(reasons),
+        "empty_patches": sum(1 for p in made if not p.patch.strip()),
         "applied": sum(1 for p in checked if p.applied) if checked else None,
         "resolved_ids": r.resolved_ids,
         "unresolved_ids": r.unresolved_ids,
-        "error_ids": r.error_ids,
+        "error_ids": list(reasons),
+        "error_reasons": reasons,
+        "evaluation": "skipped" if results is None else "done",  # skipped: --generate-only
         "results_dir": str(results_dir),
         "report_path": str(r.report_path) if r.report_path else None,
+        "predictions_path": str(predictions_path) if predictions_path else None,
         "cost_usd": round(sum(costs), 6) if costs else None,
         "tokens": {"input": sum(p.input_tokens for p in preds), "output": sum(p.output_tokens for p in preds)},
     }
@@ -59,12 +67,14 @@ def write_artifacts(*, results_dir: Path, summary: dict, predictions: dict[str, 
                     logs_root: Path, model_name: str) -> None:
     """Per instance: the patch, the harness report, the log tail; then summary.json last."""
     run_id = summary["run_id"]
-    for iid in summary["resolved_ids"] + summary["unresolved_ids"] + summary["error_ids"] + [
-            i for i, p in predictions.items() if not p.patch.strip()]:
+    for iid in dict.fromkeys(summary["resolved_ids"] + summary["unresolved_ids"] + summary["error_ids"] + [
+            i for i, p in predictions.items() if not p.patch.strip()]):
         out = results_dir / iid
         out.mkdir(parents=True, exist_ok=True)
         pred = predictions.get(iid)
         (out / "patch.diff").write_text(pred.patch if pred else "")
+        if pred is not None and pred.error:
+            (out / "error.txt").write_text(pred.error + "\n")
         log_dir = instance_log_dir(logs_root, run_id, model_name, iid)
         if (log_dir / "report.json").exists():
             shutil.copyfile(log_dir / "report.json", out / "report.json")
@@ -86,25 +96,28 @@ def render(ui, summary: dict) -> None:
     table.add_column(style="bold")
     table.add_column()
     cost = summary.get("cost_usd")
+    evaluated = summary.get("evaluation") != "skipped"
+    verdicts = [("Evaluated", summary["evaluated"]), ("Resolved", summary["resolved"]),
+                ("Unresolved", summary["unresolved"])] if evaluated else [
+        ("Evaluation", "not asked for (--generate-only)")]
     rows = [
         ("Model", f"{summary.get('provider') or '-'} / {summary['model']}"),
         ("Dataset", summary["dataset"]),
         ("Selected", summary["selected"]),
         ("Generated", summary["generated"]),
         ("Applied", "-" if summary.get("applied") is None else summary["applied"]),
-        ("Evaluated", summary["evaluated"]),
-        ("Resolved", summary["resolved"]),
-        ("Unresolved", summary["unresolved"]),
+        *verdicts,
         ("Errors", summary["errors"]),
         ("Empty patches", summary["empty_patches"]),
         ("Tokens", f"{summary['tokens']['input']} in / {summary['tokens']['output']} out"),
         ("Cost", "unknown" if cost is None else f"${cost:.4f}"),
         ("Results", summary["results_dir"]),
-        ("Harness report", summary.get("report_path") or "-"),
+        ("Predictions", summary.get("predictions_path") or "-"),
+        *([("Harness report", summary.get("report_path") or "-")] if evaluated else []),
     ]
     for name, value in rows:
         table.add_row(name, str(value))
     ui.print(table)
-    if summary["error_ids"]:
-        ui.print(f"Errored instances: {', '.join(summary['error_ids'])} "
-                 f"(log tails in {summary['results_dir']}/<id>/log_tail.txt)")
+    reasons = summary.get("error_reasons") or {}
+    for iid in summary["error_ids"]:
+        ui.print(f"Error in {iid}: {reasons.get(iid, 'see ' + summary['results_dir'] + '/' + iid)}", markup=False)

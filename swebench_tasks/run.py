@@ -99,6 +99,8 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
         graph = Graph(settings, ui)
         graph.ensure_dataset()
         graph.rows()  # a bad selection (unknown id) fails here, before any work
+        if settings.rerun_failed:  # first: the patches it forgets are stale, and need the key
+            graph.prepare_rerun_failed()
         stale = graph.stale_generations()
         if stale:
             graph.key = key or resolve_key(settings, ui)
@@ -107,8 +109,6 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
             from swebench_tasks.backends.sbcli import service_key
 
             graph.service_key = service_key(settings, interactive=ui.interactive and not ui.json)
-        if settings.rerun_failed:
-            graph.prepare_rerun_failed()
         with RunProgress(ui) as graph.progress:
             _, record = run_graph(graph)
     summary = json.loads(graph.summary_file.read_text())

@@ -64,9 +64,17 @@ def key_env(provider: str) -> str | None:
     return KEY_ENV[provider]
 
 
+def export_hint(env: str) -> str:
+    """The shell line that gives a key without a keychain (the key itself never shown)."""
+    return f"export {env}=<your key>"
+
+
 def key_fix(provider: str, profile: str | None = None) -> str:
-    """The command or variable that fixes a missing or refused key."""
+    """The command or variable that fixes a missing or refused key. Without a usable keychain,
+    `swebench secrets set` cannot store it, so the fix is the variable alone."""
     env = KEY_ENV.get(provider)
+    if env and not has_keychain():
+        return f"{export_hint(env)} in your shell"
     if profile and profile != DEFAULT_PROFILE:
         return (f"run `swebench profiles set-key --provider {provider} --profile {profile} --stdin`"
                 + (f" or set {env}" if env else ""))
@@ -110,6 +118,10 @@ def _is_keychain(backend) -> bool:
     if name.startswith(_NOT_KEYCHAINS):
         return False
     return "plaintext" not in name.lower() and "file" not in type(backend).__name__.lower()
+
+
+def has_keychain() -> bool:
+    return keychain()[0] is not None
 
 
 def keychain():
@@ -158,7 +170,7 @@ def store_key(provider: str, key: str, *, profile: str | None = None) -> str:
     env = KEY_ENV[provider]
     if backend is None:
         raise UsageError(f"no usable OS keychain (keyring backend {name}); the key was not stored",
-                         fix=f"export {env} in your environment instead" if env else "none needed")
+                         fix=key_fix(provider, profile))
     try:
         backend.set_password(SERVICE, account(provider, profile), key)
     except (KeyringError, RuntimeError, OSError) as exc:
@@ -245,8 +257,10 @@ def _from_value(value: str, where: str) -> str | None:
         return sanitize_key(value)
     key = _keychain_get(match["service"], match["account"])
     if key is None:
+        provider, _, profile = match["account"].partition(":")
         raise UsageError(f"{where} points to {value}, but the keychain has no such entry",
-                         fix=f"run `swebench secrets set {match['account'].split(':')[0]}`")
+                         fix=key_fix(provider, profile or None) if provider in KEY_ENV
+                         else f"run `swebench secrets set {provider}`")
     return key
 
 

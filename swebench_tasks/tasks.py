@@ -71,7 +71,8 @@ class Graph:
 
     @property
     def predictions_file(self) -> Path:
-        return self.run_dir / "predictions.jsonl"
+        """Under results/, where a user generating for another harness (or sb-cli) finds it."""
+        return self.results_dir / "predictions.jsonl"
 
     @property
     def harness_report(self) -> Path:
@@ -155,7 +156,11 @@ class Graph:
         previous = self.previous_summary()
         if previous is None:
             raise UsageError(f"no earlier run {self.run_id} to rerun", fix="run `swebench run` first, or pass --run-id")
-        failed = [i for i in self.selected_ids() if i not in set(previous.get("resolved_ids", []))]
+        if previous.get("evaluation") == "skipped":  # --generate-only: what failed is what errored
+            errored = set(previous.get("error_ids", []))
+            failed = [i for i in self.selected_ids() if i in errored]
+        else:
+            failed = [i for i in self.selected_ids() if i not in set(previous.get("resolved_ids", []))]
         for iid in failed:
             if self.settings.needs_provider:
                 self.record_file(iid).unlink(missing_ok=True)
@@ -222,8 +227,12 @@ class Graph:
             if self._provider is None:
                 from swebench_tasks.providers import get_provider
 
-                self._provider = get_provider(self.settings.provider, key=self.key)
+                self._provider = get_provider(self.settings.provider, key=self.key, on_wait=self.waiter("provider"))
             return self._provider
+
+    def waiter(self, stage: str):
+        """Provider waits shown on `stage`'s bar (or as a line), whichever progress is live then."""
+        return lambda seconds, why: self.progress.wait(stage, seconds, why)
 
     # -- the graph ----------------------------------------------------------------------
 
@@ -375,7 +384,7 @@ class Graph:
 
         if self.key is None and self.settings.provider not in ("ollama", "openrouter"):
             return
-        fetch_catalog(self.settings.provider, self.key, self.catalog_file)
+        fetch_catalog(self.settings.provider, self.key, self.catalog_file, on_wait=self.waiter("catalog"))
 
     def model_info(self):
         """The catalog's entry for the selected model (context size, prices), if known."""
@@ -399,7 +408,7 @@ class Graph:
             messages=build_messages(row, context, "statement" if s.context == "retrieval" and context is None
                                     else s.context),
             context_mode=s.context, prompt_version=self.prompt_version,
-            on_wait=lambda seconds, why: self.progress.wait("generate", seconds, why),
+            on_wait=self.waiter("generate"),
             check_apply=retrieval.apply_checker(self, row), model_info=self.model_info())
         record.write(path)
 
@@ -424,13 +433,13 @@ class Graph:
             rec = GenerationRecord.read(self.record_file(iid))
             if rec is not None:
                 out[iid] = Prediction(iid, rec.prediction, rec.input_tokens, rec.output_tokens,
-                                      rec.cost_usd, rec.applied)
+                                      rec.cost_usd, rec.applied, rec.error)
         return out
 
     def write_predictions(self) -> None:
         name = self.settings.model_name
         rows = [{"instance_id": p.instance_id, "model_name_or_path": name, "model_patch": p.patch}
-                for p in self.predictions().values()]
+                for p in self.predictions().values() if not p.error]
         datasets.write_jsonl(self.predictions_file, rows)
 
     def evaluate(self) -> None:
@@ -482,7 +491,7 @@ class Graph:
         summary = report.build_summary(
             run_id=self.run_id, provider=s.provider if s.needs_provider else None, model=s.model_name,
             dataset=s.dataset, selected=self.selected_ids(), predictions=preds, results=results,
-            results_dir=self.results_dir)
+            results_dir=self.results_dir, predictions_path=self.predictions_file)
         report.write_artifacts(results_dir=self.results_dir, summary=summary, predictions=preds,
                                logs_root=self.paths.harness_logs, model_name=s.model_name)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +29,11 @@ def dotenv_no_color() -> bool:
     from swebench_tasks.config import read_dotenv
 
     return bool(read_dotenv(Path(".env")).get("NO_COLOR"))
+
+
+def waiting(seconds: float, reason: str) -> str:
+    """How a provider wait (a 429's Retry-After, a backoff) is shown, in every command."""
+    return f"waiting {seconds:.0f}s: {reason}"
 
 
 @dataclass
@@ -70,6 +76,10 @@ class Ui:
         """One stable progress line (stderr), for logs and CI."""
         self.err.print(text, markup=False)
 
+    def wait_line(self, seconds: float, reason: str) -> None:
+        """A provider wait, said as it starts (on stderr): a silent wait looks like a hang."""
+        self.line(waiting(seconds, reason))
+
     def emit(self, document: Any) -> None:
         """The single JSON document of a `--json` invocation."""
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
@@ -85,11 +95,13 @@ class RunProgress:
     """Progress of a run: rich bars with counts and ETA in a TTY, one line per step otherwise.
 
     Stages ("generate", "evaluate", ...) are bars; `wait` shows a rate-limit or backoff
-    wait inline on the bar that is waiting.
+    wait inline on the bar that is waiting. doit's worker threads report concurrently, so
+    each update holds a lock: two threads declaring a stage at once still make one bar.
     """
 
     def __init__(self, ui: Ui):
         self.ui = ui
+        self._lock = threading.RLock()
         self._bars: dict[str, int] = {}
         self._counts: dict[str, tuple[int, int]] = {}
         self._labels: dict[str, str] = {}
@@ -125,6 +137,10 @@ class RunProgress:
 
     def stage(self, name: str, total: int, label: str) -> None:
         """Declare a stage; calling again only updates its total."""
+        with self._lock:
+            self._stage(name, total, label)
+
+    def _stage(self, name: str, total: int, label: str) -> None:
         done = self._counts.get(name, (0, 0))[0]
         self._counts[name] = (done, total)
         self._labels[name] = label
@@ -136,10 +152,14 @@ class RunProgress:
             self._bars[name] = self._progress.add_task(label, total=total, completed=done)
 
     def advance(self, name: str, item: str, note: str = "") -> None:
-        done, total = self._counts.get(name, (0, 0))
-        self.set(name, done + 1, item, note)
+        with self._lock:
+            self._set(name, self._counts.get(name, (0, 0))[0] + 1, item, note)
 
     def set(self, name: str, done: int, item: str = "", note: str = "") -> None:
+        with self._lock:
+            self._set(name, done, item, note)
+
+    def _set(self, name: str, done: int, item: str, note: str) -> None:
         old, total = self._counts.get(name, (0, 0))
         self._counts[name] = (done, max(total, done))
         if self._progress is not None and name in self._bars:
@@ -150,11 +170,12 @@ class RunProgress:
 
     def wait(self, name: str, seconds: float, reason: str) -> None:
         """An inline wait: the bar's label says why and for how long."""
-        text = f"waiting {seconds:.0f}s: {reason}"
-        if self._progress is not None and name in self._bars:
-            self._progress.update(self._bars[name], description=f"{self._labels[name]} [yellow]{text}[/]")
-        else:
-            self.ui.line(f"{name} {text}")
+        text = waiting(seconds, reason)
+        with self._lock:
+            if self._progress is not None and name in self._bars:
+                self._progress.update(self._bars[name], description=f"{self._labels[name]} [yellow]{text}[/]")
+                return
+        self.note(f"{name} {text}")
 
     def note(self, text: str) -> None:
         if self._progress is not None:

@@ -41,7 +41,7 @@ def test_doit_front_and_checkout_dodo_show_the_same_graph(workspace):
     assert names == {line.split()[0] for line in plain.stdout.splitlines()}
     run = swebench("doit", "run", "predictions")
     assert run.returncode == 0, run.stderr
-    assert len(list(Path(".swebench/runs").glob("*/predictions.jsonl"))) == 1
+    assert len(list(Path("results").glob("*/predictions.jsonl"))) == 1
 
 
 def test_report_without_runs_is_exit_2_and_after_a_run_matches_json(workspace):

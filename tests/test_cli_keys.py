@@ -57,8 +57,10 @@ def assert_no_leak(key: str, *roots: Path) -> None:
 
 def test_secrets_set_validates_sanitises_stores_and_never_shows_the_key(cli, keychain, provider_servers, workspace):
     openai = provider_servers["openai"]
+    openai.fail(429, retry_after="0", path="/v1/models")
     out = cli("secrets", "set", "openai", "--stdin", input=f'  "Bearer {OPENAI}"\r\n')
     assert out.returncode == 0, out.stderr
+    assert "waiting 0s: openai rate limit (429)" in out.stderr  # the validation's wait is shown
     assert keychain.lookup("openai") == OPENAI
     assert openai.requests[-1].headers["authorization"] == f"Bearer {OPENAI}"  # validated live first
     status = one_json(cli("secrets", "get", "openai", "--json"))
@@ -166,7 +168,9 @@ def test_models_refused_key_exits_3(cli):
 
 def test_models_survives_a_429(cli, provider_servers):
     provider_servers["openai"].fail(429, retry_after="0")
-    assert one_json(cli("models", "openai", "--json", extra={"OPENAI_API_KEY": OPENAI}))["count"] == 3
+    out = cli("models", "openai", "--json", extra={"OPENAI_API_KEY": OPENAI})
+    assert one_json(out)["count"] == 3
+    assert "waiting 0s: openai rate limit (429)" in out.stderr  # said while it waits, off stdout
 
 
 def test_provider_down_exits_3_with_one_line(cli):
@@ -182,12 +186,14 @@ def test_provider_down_exits_3_with_one_line(cli):
 def test_no_keychain_says_so_once_and_never_writes_plaintext(cli, keychain, workspace):
     fail = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     out = cli("secrets", "set", "openai", "--stdin", input=OPENAI + "\n", extra=fail)
-    assert "OPENAI_API_KEY" in one_line_error(out, 2)
+    assert "export OPENAI_API_KEY=<your key>" in one_line_error(out, 2)
     assert keychain.lookup("openai") is None
     assert one_json(cli("secrets", "get", "openai", "--json", extra=fail))["keychain"] is False
     assert "none usable" in cli("secrets", "get", "openai", extra=fail).stdout
     missing = cli("models", "openai", extra=fail)
-    assert missing.stderr.count("no usable OS keychain") == 1 and "OPENAI_API_KEY" in one_line_error(missing, 2)
+    line = one_line_error(missing, 2)
+    assert missing.stderr.count("no usable OS keychain") == 1
+    assert "fix: export OPENAI_API_KEY=<your key>" in line and "secrets set" not in line  # a fix that works here
     # the environment variable still works
     assert one_json(cli("models", "openai", "--json", extra={**fail, "OPENAI_API_KEY": OPENAI}))["count"] == 3
     assert_no_leak(OPENAI, workspace, cli.home, workspace.parent / "config")

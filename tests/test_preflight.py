@@ -104,8 +104,8 @@ def test_network_targets(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert preflight.network_targets(settings, info, [], None) == {}
     no_mirror = images.EngineInfo("unix:///x", "id", "20.10", "x86_64", "linux", "/x", ())
     assert "registry docker.io" in preflight.network_targets(settings, no_mirror, None, None)
-    checks = preflight.check_network({}, 3)
-    assert [c.detail for c in checks] == ["not needed: all 3 selected image(s) are present"]
+    checks = preflight.check_network({}, "the engine has all 3 selected image(s)")
+    assert [c.detail for c in checks] == ["not needed: the engine has all 3 selected image(s)"]
 
 
 def _tiny_dataset(path: Path) -> Path:
@@ -163,6 +163,9 @@ def test_stopped_engine_exits_4_with_one_line(workspace: Path, tmp_path: Path) -
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and "start Docker" in lines[0], result.stderr
     assert "✖ docker engine" in result.stderr + result.stdout
+    # The engine could not say which images it has: nothing may claim the registries are not needed.
+    assert "not needed" not in result.stderr + result.stdout
+    assert "network: registry" in result.stderr + result.stdout
 
 
 # -- real engine, registry and harness -------------------------------------------------------------------
@@ -186,6 +189,9 @@ def test_smoke_runs_once_then_is_up_to_date(workspace: Path, engine: DockerEngin
     again = make_graph(workspace, instance_dataset.path, [iid])
     run_graph(again, ["preflight"])
     assert again.record.executed == [] and sorted(again.record.up_to_date) == sorted(["dataset", *steps])
+    # The engine now confirms the image is present: only then is the registry "not needed".
+    details = [c.detail for c in preflight.run_checks(again.settings, again.rows()).checks]
+    assert "not needed: the engine has all 1 selected image(s)" in details
 
 
 @docker

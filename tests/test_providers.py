@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from swebench_tasks.errors import AuthError, ProviderError
+from swebench_tasks.errors import AuthError, InstanceError, PromptRejected, ProviderError
 from swebench_tasks.providers import Message, get_provider
 from swebench_tasks.providers._http import Http, error_message, retry_after_seconds
-from tests.support.providers import KEYS, ChatReply
+from tests.support.providers import KEYS, ChatReply, Failure
 
 MESSAGES = [Message("system", "You fix bugs."), Message("user", "Fix the bug please")]
 
@@ -163,6 +163,46 @@ def test_unknown_model_is_provider_error(openai_server):
     with pytest.raises(ProviderError) as info:
         get_provider("openai", key=KEYS["openai"]).chat("no-such-model", MESSAGES)
     assert "404" in info.value.message and "does not exist" in info.value.message
+
+
+@pytest.mark.parametrize("server_name, provider, failure, why", [
+    ("openai_server", "openai", Failure(400, body={"error": {
+        "message": "This model's maximum context length is 128000 tokens.", "type": "invalid_request_error",
+        "param": "messages", "code": "context_length_exceeded"}}), "context window"),
+    ("openai_server", "openai", Failure(400, body={"error": {
+        "message": "The response was filtered due to the prompt triggering the content management policy.",
+        "type": None, "param": "prompt", "code": "content_filter"}}), "content filter"),
+    ("anthropic_server", "anthropic", Failure(400, body={"type": "error", "error": {
+        "type": "invalid_request_error", "message": "prompt is too long: 208310 tokens > 200000 maximum"}}),
+     "context window"),
+    ("anthropic_server", "anthropic", Failure(413, body={"type": "error", "error": {
+        "type": "request_too_large", "message": "Request exceeds the maximum allowed number of bytes."}}),
+     "request limit"),
+    ("huggingface_server", "huggingface", Failure(422, body={"error": "Input validation error: `inputs` tokens + "
+                                                                     "`max_new_tokens` must be <= 4096."}),
+     "context window"),
+    ("openrouter_server", "openrouter", Failure(400, body={"error": {"code": 400, "message": "This endpoint's "
+                                                                     "maximum context length is 8192 tokens."}}),
+     "context window"),
+])
+def test_a_refused_prompt_is_that_instances_error_not_retried(request, server_name, provider, failure, why):
+    server = request.getfixturevalue(server_name)
+    server.on_chat = lambda body: failure
+    client = get_provider(provider, key=KEYS[provider])
+    model = server.models[0]
+    with pytest.raises(PromptRejected) as info:
+        client.chat(model, MESSAGES)
+    assert isinstance(info.value, InstanceError) and isinstance(info.value, ProviderError)
+    assert why in info.value.message and info.value.fix
+    assert len([r for r in server.requests if r.method == "POST"]) == 1
+
+
+def test_a_withheld_reply_is_that_instances_error(openai_server):
+    openai_server.fail(200, path="/chat/completions", body={
+        "id": "x", "object": "chat.completion", "model": "gpt-4o", "usage": {"prompt_tokens": 1, "completion_tokens": 0},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "content_filter"}]})
+    with pytest.raises(PromptRejected):
+        get_provider("openai", key=KEYS["openai"]).chat("gpt-4o", MESSAGES)
 
 
 def test_missing_key_is_auth_error_without_a_request(openai_server):

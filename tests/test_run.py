@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.providers import Failure
+
 DIFF = """\
 ```diff
 --- a/calc.py
@@ -72,7 +74,7 @@ def test_generate_then_rerun_makes_no_request(dataset, openai_server):
         f"generate:acme__calc-{i}" for i in range(1, 5)]
     assert summary["tokens"]["input"] > 0 and summary["tokens"]["output"] > 0
     assert chats(openai_server) == 4
-    lines = Path(".swebench/runs", summary["run_id"], "predictions.jsonl").read_text().splitlines()
+    lines = Path(summary["predictions_path"]).read_text().splitlines()
     assert {"+    return a + b" in json.loads(line)["model_patch"] for line in lines} == {True}
 
     second = swebench(*BASE)
@@ -81,6 +83,21 @@ def test_generate_then_rerun_makes_no_request(dataset, openai_server):
     assert chats(openai_server) == 4  # nothing new was asked
     assert again["tasks"]["executed"] == []
     assert "generate:acme__calc-1" in again["tasks"]["up_to_date"]
+
+
+def test_generate_only_summary_says_evaluation_was_not_asked_for_and_names_the_predictions(dataset,
+                                                                                          openai_server):
+    human = [a for a in BASE if a != "--json"]
+    out = swebench(*human, "--count", "2")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(swebench("report", "--json").stdout)
+    predictions = Path(summary["predictions_path"])
+    assert summary["evaluation"] == "skipped"
+    assert predictions == Path.cwd() / "results" / summary["run_id"] / "predictions.jsonl"
+    assert len(predictions.read_text().splitlines()) == 2
+    for shown in (out.stdout, swebench("report", "--no-input").stdout):
+        assert "not asked for (--generate-only)" in shown and str(predictions) in shown
+        assert "Evaluated" not in shown and "Resolved" not in shown and "Harness report" not in shown
 
 
 def test_changed_model_regenerates_only_generation(dataset, openai_server):
@@ -104,11 +121,69 @@ def test_count_and_instance_ids_select(dataset, openai_server):
     assert chats(openai_server) == 3  # calc-1, calc-2, then calc-4
 
 
-def test_reply_without_diff_is_an_empty_patch(dataset, openai_server):
+def test_reply_without_diff_is_that_instances_error(dataset, openai_server):
     openai_server.on_chat = lambda body: "I am not sure how to fix this."
     out = swebench(*BASE, "--count", "1")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["empty_patches"] == 1
+    summary = json.loads(out.stdout)
+    assert summary["error_ids"] == ["acme__calc-1"] and summary["generated"] == 0
+    assert "no usable diff" in summary["error_reasons"]["acme__calc-1"]
+    assert Path(summary["predictions_path"]).read_text() == ""
+
+
+# OpenAI's answer to a prompt over the context window (its documented error shape).
+TOO_LONG = {"error": {"message": "This model's maximum context length is 128000 tokens. However, your messages "
+                                 "resulted in 131072 tokens. Please reduce the length of the messages.",
+                      "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+
+
+def test_a_prompt_refused_for_its_length_fails_alone_and_rerun_failed_retries_it(dataset, openai_server):
+    """calc-2's prompt is refused (400, context length): calc-1 and calc-3 still get patches,
+    calc-2 is recorded with its reason, and `--rerun-failed` asks again for calc-2 only."""
+    refuse = {"on": True}
+    openai_server.on_chat = lambda body: (Failure(400, body=TOO_LONG)
+                                          if refuse["on"] and "case 2" in json.dumps(body) else DIFF)
+    out = swebench(*BASE, "--count", "3", "--max-workers", "1")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert (summary["generated"], summary["errors"], summary["error_ids"]) == (2, 1, ["acme__calc-2"])
+    reason = summary["error_reasons"]["acme__calc-2"]
+    assert "context window" in reason and "maximum context length is 128000" in reason
+    assert chats(openai_server) == 3  # the batch went on after the refusal
+    assert (Path(summary["results_dir"]) / "acme__calc-2" / "error.txt").read_text().strip() == reason
+    assert Path(summary["predictions_path"]) == Path.cwd() / "results" / summary["run_id"] / "predictions.jsonl"
+    predicted = [json.loads(line)["instance_id"] for line in Path(summary["predictions_path"]).read_text().splitlines()]
+    assert predicted == ["acme__calc-1", "acme__calc-3"]
+
+    again = swebench(*BASE, "--count", "3")  # a plain rerun does not pay for the refused prompt again
+    assert again.returncode == 0 and chats(openai_server) == 3
+
+    refuse["on"] = False
+    rerun = swebench(*BASE, "--count", "3", "--rerun-failed")
+    assert rerun.returncode == 0, rerun.stderr
+    fixed = json.loads(rerun.stdout)
+    assert chats(openai_server) == 4  # calc-2 only
+    assert [t for t in fixed["tasks"]["executed"] if t.startswith("generate:")] == ["generate:acme__calc-2"]
+    assert (fixed["generated"], fixed["errors"], fixed["error_ids"]) == (3, 0, [])
+
+
+@pytest.mark.parametrize("status, body, message", [
+    (401, None, "refused the key"),
+    (429, {"error": {"message": "You exceeded your current quota", "type": "insufficient_quota",
+                     "code": "insufficient_quota"}}, "quota exhausted"),
+    (404, None, "failed (404)"),  # the model is unknown
+    (400, {"error": {"message": "max_tokens is too large", "type": "invalid_request_error"}}, "failed (400)"),
+])
+def test_a_failure_that_would_hit_every_instance_stops_the_run_at_once(dataset, openai_server, status, body,
+                                                                       message):
+    openai_server.fail(status, path="/chat/completions", body=body)
+    out = swebench(*BASE, "--max-workers", "1")
+    assert out.returncode == 3, out.stderr
+    assert chats(openai_server) == 1  # nothing after the first refusal
+    lines = error_lines(out.stderr)
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert out.stdout == "" or "error" in json.loads(out.stdout)
+    assert not list(Path("results").glob("*/summary.json"))
 
 
 def test_401_stops_with_exit_3_and_never_echoes_the_key(dataset, openai_server, monkeypatch):
@@ -128,6 +203,13 @@ def test_429_waits_as_retry_after_says(dataset, openai_server):
     assert time.monotonic() - started >= 1.0
     assert "waiting 1s" in out.stderr
     assert json.loads(out.stdout)["generated"] == 1
+
+
+def test_a_rate_limited_catalog_fetch_shows_its_wait(dataset, openai_server):
+    openai_server.fail(429, times=1, retry_after="0", path="/v1/models")
+    out = swebench(*BASE, "--count", "1")
+    assert out.returncode == 0, out.stderr
+    assert "catalog waiting 0s: openai rate limit (429)" in out.stderr
 
 
 def test_kill_9_mid_generation_loses_no_patch(dataset, openai_server):
@@ -154,7 +236,7 @@ def test_kill_9_mid_generation_loses_no_patch(dataset, openai_server):
     regenerated = {t.split(":", 1)[1] + ".json" for t in summary["tasks"]["executed"] if t.startswith("generate:")}
     assert not regenerated & done_before
     assert chats(openai_server) - asked_before <= 8 - len(done_before) + 2  # in-flight ones at the kill
-    for line in Path(".swebench/runs", summary["run_id"], "predictions.jsonl").read_text().splitlines():
+    for line in Path(summary["predictions_path"]).read_text().splitlines():
         json.loads(line)
 
 
@@ -201,6 +283,15 @@ def test_unreadable_env_file_is_exit_2(workspace):
     assert ".env" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_no_key_and_no_keychain_says_how_to_export_it(dataset, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    out = swebench(*BASE, env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    assert out.returncode == 2, out.stderr
+    lines = [ln for ln in error_lines(out.stderr) if not ln.startswith("swebench: warning")]
+    assert len(lines) == 1 and "fix: export OPENAI_API_KEY=<your key>" in lines[0], out.stderr
+    assert "secrets set" not in lines[0]  # it cannot store a key on this machine
+
+
 def test_nothing_configured_is_exit_2(workspace):
     out = swebench("run", "--no-input")
     assert out.returncode == 2
@@ -223,3 +314,23 @@ def test_saved_defaults_from_setup_are_used(dataset, openai_server):
     out = swebench("run", "--no-input", "--json", "--context", "statement", "--generate-only")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["selected"] == 1
+
+
+def test_a_first_run_in_a_terminal_draws_one_bar_per_phase(dataset, openai_server):
+    """doit's worker threads all report the generate phase at once; the terminal, as a VT100
+    emulator draws it, ends with exactly one `Generating patches` bar, complete."""
+    import pyte
+
+    from tests.support.providers import KEYS
+    from tests.wizard_support import Terminal
+
+    write_dataset(Path("data.jsonl"), n=12)
+    openai_server.delay = 0.2
+    term = Terminal(*[a for a in BASE if a not in ("--no-input", "--json")], "--max-workers", "4",
+                    env={"OPENAI_API_KEY": KEYS["openai"]})
+    assert term.exit_code() == 0, term.screen[-3000:]
+    screen = pyte.Screen(160, 50)
+    pyte.Stream(screen).feed(term.raw.getvalue())
+    bars = [line.rstrip() for line in screen.display if "Generating patches" in line]
+    assert len(bars) == 1 and "12/12" in bars[0], "\n".join(screen.display)
+    assert chats(openai_server) == 12

@@ -13,7 +13,8 @@ from typing import Iterator
 import pytest
 
 from tests.test_diffs import missing_prefixes, wrong_counts
-from tests.test_run import chats, error_lines, swebench
+from tests.support.providers import Failure
+from tests.test_run import TOO_LONG, chats, error_lines, swebench
 
 pytestmark = pytest.mark.docker
 
@@ -95,6 +96,23 @@ def test_provider_run_with_retrieval_then_changed_model(hub_dataset, instance_da
     kinds = {t.split(":")[0] for t in other["tasks"]["executed"]}
     assert kinds == {"generate", "predictions", "evaluate", "report"}
     assert other["resolved"] == n
+
+
+def test_a_refused_prompt_fails_alone_and_the_rest_is_evaluated(hub_dataset, instance_dataset, openai_server,
+                                                                 provider_env, monkeypatch):
+    for var, value in provider_env.items():
+        monkeypatch.setenv(var, value)
+    first, second, *_ = instance_dataset.hub_ids
+    refused = instance_dataset.row(second)["problem_statement"].splitlines()[0]
+    gold = gold_for_prompt(instance_dataset)
+    openai_server.on_chat = lambda body: (Failure(400, body=TOO_LONG) if refused in json.dumps(body["messages"])
+                                          else gold(body))
+    summary = run_json("--provider", "openai", "--model", "gpt-4o-mini", "-d", str(hub_dataset),
+                       "--instance-ids", f"{first},{second}")
+    assert summary["resolved_ids"] == [first] and summary["evaluated"] == 1
+    assert summary["error_ids"] == [second] and "context window" in summary["error_reasons"][second]
+    assert "evaluate" in summary["tasks"]["executed"]
+    assert json.loads(Path(summary["results_dir"], first, "report.json").read_text())[first]["resolved"]
 
 
 def test_rerun_failed_re_evaluates_only_what_did_not_resolve(hub_dataset, instance_dataset):

@@ -80,6 +80,21 @@ def test_no_keychain_refuses_to_store_and_warns_once(workspace, no_keychain, cap
     assert KEY not in "".join(p.read_text(errors="ignore") for p in workspace.parent.rglob("*") if p.is_file())
 
 
+def test_without_a_keychain_the_fix_is_the_variable(workspace, no_keychain):
+    for fix in (secrets.key_fix("openai"), secrets.key_fix("anthropic", "work")):
+        assert fix.startswith("export ") and "=<your key>" in fix and "swebench" not in fix
+    assert secrets.key_fix("openai").startswith("export OPENAI_API_KEY=<your key>")
+    (workspace / ".env").write_text("OPENAI_API_KEY=keyring://swebench-runner/openai\n")
+    with pytest.raises(UsageError) as info:  # a pointer into a keychain that is not there
+        secrets.resolve_key("openai", workdir=workspace, interactive=False)
+    assert info.value.fix.startswith("export OPENAI_API_KEY=")
+
+
+@pytest.mark.keychain
+def test_with_a_keychain_the_fix_offers_to_store_the_key(workspace, keychain, keychain_env):
+    assert "swebench secrets set openai" in secrets.key_fix("openai")
+
+
 def test_plaintext_backends_are_not_keychains():
     from keyring.backends import fail, null
 

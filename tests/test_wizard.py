@@ -126,14 +126,18 @@ def test_ctrl_c_leaves_cleanly(step, workspace, openai_server, keychain, keychai
 
 def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggingface_server, no_keychain):
     bad = "hf_wrong0000000000000000"
+    huggingface_server.fail(429, retry_after="0", path="/v1/models")  # the catalog fetch waits once
     term = Terminal("setup", env=no_keychain)
     through_checks(term)
     term.answer("Select a compute source:", ENTER)  # the default: Hugging Face
+    term.wait("No OS keychain here")  # the way without one is offered before the key is asked
+    term.wait("run `export HF_TOKEN=<your key>` in your shell")
     term.answer("Enter your Hugging Face Inference key", bad, ENTER)
     term.wait("refused the key (401")
     term.wait("https://huggingface.co/settings/tokens")
     term.answer("Enter your Hugging Face Inference key", f"  Bearer {KEYS['huggingface']} ", ENTER)
     term.wait("Validating key... ✔")
+    term.wait("waiting 0s: huggingface rate limit (429)")
     term.wait("Pick a model")
     term.wait("meta-llama/Llama-3.1-8B-Instruct")
     term.press("coder", ENTER)  # type to filter
@@ -148,8 +152,11 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Hugging Face Inference API → Qwen/Qwen2.5-Coder-32B-Instruct")
     term.wait("Count: all")
-    term.answer("Ready:", DOWN, ENTER)  # save the defaults, do not run
+    term.wait("The harness is not ready yet: saving is the default")
+    term.answer("Ready:", ENTER)  # the default, with no preflight passed: save, do not run
+    term.wait("Run later with `swebench run`")
     assert_clean_exit(term, 0)
+    assert "EVALUATION SUMMARY" not in term.screen and not Path("results").exists()
 
     whoami = [r for r in huggingface_server.requests if r.path == "/api/whoami-v2"]
     assert [r.headers["authorization"] for r in whoami] == [f"Bearer {bad}", f"Bearer {KEYS['huggingface']}"]
@@ -211,7 +218,7 @@ def test_ollama_happy_path_runs_to_a_summary_then_reruns_the_failed(hub_dataset,
     pick_local_dataset(term, hub_dataset, "2")
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Local (Ollama) → llama3.2:1b")
-    term.answer("Ready:", ENTER)
+    term.answer("Ready:", "1", ENTER)  # Run now (not the default without a passed preflight)
     term.wait("EVALUATION SUMMARY")
     term.wait("Passed: 1   Failed: 1")
     term.answer("Press Enter to exit, or type R to rerun failed only:", "R", ENTER)
@@ -247,7 +254,7 @@ def test_anthropic_happy_path_saves_key_shows_cost_and_summary(hub_dataset, inst
     term.wait("Saved to the keychain")
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Anthropic API → claude-3-haiku-20240307")
-    term.answer("Ready:", ENTER)
+    term.answer("Ready:", "1", ENTER)  # Run now
     term.wait("Estimated cost for 1 generation(s) with claude-3-haiku-20240307: ~$")
     term.wait("EVALUATION SUMMARY")
     term.answer("Press Enter to exit", ENTER)

@@ -225,9 +225,14 @@ def _seconds(value: str | None) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
-def validate_key(key: str) -> None:
+def validate_key(key: str, on_wait: Callable[[float, str], None] | None = None) -> None:
     """`swebench secrets set sb-cli`: the key is good if the service shows its quotas."""
-    Service(key, wait=lambda seconds, why: time.sleep(seconds)).quotas()
+    def wait(seconds: float, why: str) -> None:
+        if on_wait is not None:
+            on_wait(seconds, why)
+        time.sleep(seconds)
+
+    Service(key, wait=wait).quotas()
 
 
 # -- preflight ------------------------------------------------------------------------------

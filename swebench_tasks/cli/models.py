@@ -33,7 +33,7 @@ def command(ctx, provider: str, search: str | None, profile: str | None, no_inpu
                                   interactive=ui.interactive and not optional)
         if key is None and not optional:
             raise UsageError(f"no {provider} key found", fix=secrets.key_fix(provider, profile))
-    client = get_provider(provider, key=key)
+    client = get_provider(provider, key=key, on_wait=ui.wait_line)
     models = client.list_models()
     if search:
         models = [m for m in models if search.lower() in m.id.lower()]

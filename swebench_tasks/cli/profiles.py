@@ -90,7 +90,7 @@ def set_key(ctx, provider: str, profile: str, from_stdin: bool, from_env: str | 
     keyed_provider(provider)
     profiles.require(provider, profile)
     key = read_key(provider, stdin=from_stdin, from_env=from_env, interactive=False)
-    validate(provider, key)
+    validate(provider, key, on_wait=ui_for(ctx, no_input, json_mode).wait_line)
     backend = secrets.store_key(provider, key, profile=profile)
     _done(ctx, no_input, json_mode, f"{provider}: key validated and stored for profile {profile} ({backend})",
           provider=provider, profile=profile, account=secrets.account(provider, profile), backend=backend)

@@ -32,7 +32,7 @@ def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, js
     if profile and provider != "sb-cli":
         profiles.require(provider, profile)
     key = read_key(provider, stdin=from_stdin, from_env=None, interactive=ui.interactive)
-    validate(provider, key)
+    validate(provider, key, on_wait=ui.wait_line)
     backend = secrets.store_key(provider, key, profile=profile)
     account = secrets.account(provider, profile)
     if ui.json:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from swebench_tasks.errors import UsageError
 
@@ -44,6 +44,7 @@ class Provider(Protocol):
     name: str
     key_env: str | None  # the environment variable holding its key (None: no key)
     base_url: str
+    http: Any  # its one endpoint (providers/_http.py Http): auth, retries, waits
 
     def list_models(self) -> list[ModelInfo]: ...
 
@@ -54,9 +55,15 @@ class Provider(Protocol):
              temperature: float = 0.0, on_wait: OnWait | None = None) -> ChatResult: ...
 
 
-def get_provider(name: str, key: str | None = None, **options) -> Provider:
-    """The provider `name`, reaching its endpoint from the environment (SPEC.md)."""
+def get_provider(name: str, key: str | None = None, *, on_wait: OnWait | None = None, **options) -> Provider:
+    """The provider `name`, reaching its endpoint from the environment (SPEC.md).
+
+    `on_wait` hears of every rate-limit or backoff wait of its calls (a call's own
+    `on_wait` wins), so each command can show it: a silent wait looks like a hang.
+    """
     if name not in NAMES:
         raise UsageError(f"unknown provider {name!r}", fix=f"use one of: {', '.join(NAMES)}")
     module = importlib.import_module(f"swebench_tasks.providers.{name}")
-    return module.create(key=key, **options)
+    provider = module.create(key=key, **options)
+    provider.http.on_wait = on_wait  # every provider talks through one Http
+    return provider

@@ -28,13 +28,21 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator
 
-from swebench_tasks.errors import AuthError, ProviderError, UsageError
+from swebench_tasks.errors import AuthError, PromptRejected, ProviderError, UsageError
 from swebench_tasks.providers import OnWait
 
 LIST_TIMEOUT = 30.0
 CHAT_TIMEOUT = 600.0
 # Anything that looks like a provider key in an error body is masked before it is shown.
 _KEYLIKE = re.compile(r"\b(sk|hf|sk-ant|sk-or|sk-proj|key)[-_][A-Za-z0-9*_.\-]{4,}")
+# How providers say that one request (not the key, model or account) is the problem:
+# OpenAI/OpenRouter/HF-router error codes and texts, Anthropic's "prompt is too long",
+# TGI's 422 "inputs tokens + max_new_tokens must be <= N", Azure's content filter.
+_CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length", "request_too_large"}
+_FILTER_CODES = {"content_filter", "content_policy_violation"}
+_CONTEXT_TEXT = re.compile(r"context (length|window)|maximum context|prompt is too long|too many (input )?tokens"
+                           r"|input is too long|reduce the length|max_new_tokens`? must be", re.I)
+_FILTER_TEXT = re.compile(r"content (filter|management|policy)|flagged|safety system", re.I)
 
 
 def _env_number(name: str, default: float, cast: Callable[[str], float] = float) -> float:
@@ -124,6 +132,31 @@ def error_code(body: bytes) -> str | None:
     return None
 
 
+_TOO_LONG_FIX = "use --context statement, or a model with a larger context window"
+_FILTER_FIX = "rerun it with --rerun-failed, or try another model"
+
+
+def prompt_problem(status: int, body: bytes) -> tuple[str, str] | None:
+    """(why, fix) when the provider refused this one request; None when the refusal is not
+    about the prompt (and so would hit every instance)."""
+    if status == 413:
+        return "too large for the provider's request limit", _TOO_LONG_FIX
+    if status not in (400, 422):
+        return None
+    code, text = str(error_code(body) or ""), error_message(body)
+    if code in _CONTEXT_CODES or _CONTEXT_TEXT.search(text):
+        return "too long for the model's context window", _TOO_LONG_FIX
+    if code in _FILTER_CODES or _FILTER_TEXT.search(text):
+        return "refused by the provider's content filter", _FILTER_FIX
+    return None
+
+
+def filtered(provider: str, model: str) -> PromptRejected:
+    """A reply the provider withheld (finish or stop reason): this instance's error, not the run's."""
+    return PromptRejected(f"{provider} withheld the reply of {model} (content filter or refusal)",
+                          fix=_FILTER_FIX)
+
+
 @dataclass
 class Http:
     """One provider endpoint: base URL, auth headers and the retry policy above."""
@@ -132,8 +165,11 @@ class Http:
     base_url: str
     headers: dict[str, str] = field(default_factory=dict)
     secret: str | None = None  # masked out of any error text
-    key_fix: str = ""  # what fixes a refused key, e.g. "run `swebench secrets set openai`"
+    # What fixes a refused key, e.g. "run `swebench secrets set openai`"; a callable is asked only
+    # when a key is refused (it looks for a keychain, which costs an import of keyring).
+    key_fix: str | Callable[[], str] = ""
     endpoint_env: str = ""  # the variable that moves this endpoint, e.g. OPENAI_BASE_URL
+    on_wait: OnWait | None = None  # told of every wait a call does not report itself
     sleep: Callable[[float], None] = time.sleep
     _client: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -220,9 +256,10 @@ class Http:
             content = response.read()
             response.close()
             if status in (401, 403):
+                fix = self.key_fix() if callable(self.key_fix) else self.key_fix
                 raise AuthError(
                     f"{self.provider} refused the key ({status}: {error_message(content, self.secret)})",
-                    fix=self.key_fix or f"check your {self.provider} key",
+                    fix=fix or f"check your {self.provider} key",
                 )
             if status == 429:
                 if error_code(content) == "insufficient_quota":
@@ -245,6 +282,11 @@ class Http:
                 self._wait(on_wait, wait, f"{self.provider} server error ({status}); retrying")
                 retry += 1
                 continue
+            problem = prompt_problem(status, content)
+            if problem is not None:
+                why, fix = problem
+                raise PromptRejected(f"{self.provider} refused this prompt ({status}, {why}): "
+                                     f"{error_message(content, self.secret)}", fix=fix)
             raise ProviderError(
                 f"{self.provider} {method} {url} failed ({status}): {error_message(content, self.secret)}",
                 fix=(f"{self.provider} is having trouble; rerun later" if status >= 500
@@ -252,6 +294,7 @@ class Http:
             )
 
     def _wait(self, on_wait: OnWait | None, seconds: float, reason: str) -> None:
+        on_wait = on_wait or self.on_wait
         if on_wait is not None:
             on_wait(seconds, reason)
         if seconds > 0:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 
 from swebench_tasks.errors import AuthError, ProviderError
 from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
-from swebench_tasks.providers._http import Http
+from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.secrets import key_fix
 
 
@@ -37,7 +38,7 @@ class OpenAICompatible:
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
-                         key_fix=key_fix(self.name), endpoint_env=self.endpoint_env)
+                         key_fix=partial(key_fix, self.name), endpoint_env=self.endpoint_env)
 
     def list_models(self) -> list[ModelInfo]:
         data = self.http.get("/models")
@@ -67,10 +68,13 @@ class OpenAICompatible:
         }
         data = self.http.post("/chat/completions", body, on_wait=on_wait)
         try:
-            text = data["choices"][0]["message"].get("content") or ""
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(f"{self.name} returned a chat reply without choices",
                                 fix=f"check the model name {model!r}") from None
+        if choice.get("finish_reason") == "content_filter" and not text:
+            raise filtered(self.name, model)
         usage = data.get("usage") or {}
         return ChatResult(text=text, input_tokens=int(usage.get("prompt_tokens") or 0),
                           output_tokens=int(usage.get("completion_tokens") or 0),

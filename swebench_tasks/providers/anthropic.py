@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from swebench_tasks.errors import AuthError, ProviderError
 from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
-from swebench_tasks.providers._http import Http
+from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.providers._openai_compat import endpoint
 from swebench_tasks.secrets import key_fix
 
@@ -28,7 +29,7 @@ class Anthropic:
         if self.key:
             headers["x-api-key"] = self.key
         self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
-                         key_fix=key_fix(self.name), endpoint_env="ANTHROPIC_BASE_URL")
+                         key_fix=partial(key_fix, self.name), endpoint_env="ANTHROPIC_BASE_URL")
 
     def list_models(self) -> list[ModelInfo]:
         """Every page of `GET /v1/models` (`has_more` / `last_id` → `after_id`)."""
@@ -60,6 +61,8 @@ class Anthropic:
             body["system"] = system
         data = self.http.post("/v1/messages", body, on_wait=on_wait)
         blocks = data.get("content")
+        if data.get("stop_reason") == "refusal":
+            raise filtered(self.name, model)
         if not isinstance(blocks, list):
             raise ProviderError("anthropic returned a message without content", fix=f"check the model name {model!r}")
         usage = data.get("usage") or {}

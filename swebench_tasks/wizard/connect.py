@@ -52,12 +52,19 @@ def say_error(ui: Ui, exc: Exception) -> None:
     ui.print(f"  {FAIL} {escape(line)}", soft_wrap=True)
 
 
+def show_waits(ui: Ui):
+    """Provider waits (a 429's Retry-After, a backoff) as lines on the screen, above any spinner."""
+    from swebench_tasks.ui import waiting
+
+    return lambda seconds, why: ui.print(f"  ⏳ {escape(waiting(seconds, why))}")
+
+
 def validate_key(ui: Ui, provider: str, key: str) -> None:
     """The live check `swebench secrets set` makes; AuthError/ProviderError as it raises them."""
     from swebench_tasks.cli._keys import validate
 
     with ui.console.status("Validating key..."):
-        validate(provider, key)
+        validate(provider, key, on_wait=show_waits(ui))
     ui.print(f"  Validating key... {OK}")
 
 
@@ -66,10 +73,13 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
 
     Esc goes back; with `optional` an empty answer means "no key" (OpenRouter's public catalog).
     """
-    from swebench_tasks.secrets import KEY_ENV, sanitize_key
+    from swebench_tasks.secrets import KEY_ENV, export_hint, has_keychain, sanitize_key
 
     name = LABELS[provider].removesuffix(" API")
     hint = KEY_HINTS.get(provider, "")
+    if not has_keychain():
+        ui.print(f"  No OS keychain here, so a key typed now serves this session only. To skip this step, "
+                 f"press Esc, run `{export_hint(KEY_ENV[provider])}` in your shell, and start again.")
     while True:
         raw = secret(f"Enter your {name} key ({hint}):",
                      instruction="input hidden; Enter to skip" if optional else "input hidden")
@@ -129,7 +139,7 @@ def pick_model(ui: Ui, provider: str, key: str | None, default: str | None = Non
     """The live model list with type-to-filter; a typed or curated id is proven by one request."""
     from swebench_tasks.providers import get_provider
 
-    client = get_provider(provider, key=key)
+    client = get_provider(provider, key=key, on_wait=show_waits(ui))
     with ui.console.status("Fetching model catalog... (this may take a moment)"):
         models = [m.id for m in client.list_models()]
     curated = bool(getattr(client, "curated", False))
@@ -153,7 +163,7 @@ def pick_ollama_model(ui: Ui, default: str | None = None) -> str:
     """Ollama at OLLAMA_HOST: its local models, or a name to pull (with progress)."""
     from swebench_tasks.providers import get_provider
 
-    client = get_provider("ollama")
+    client = get_provider("ollama", on_wait=show_waits(ui))
     while not client.detect():
         ui.print(f"  {FAIL} No Ollama server answers at {client.base_url}")
         ui.print("    Fix: start it with `ollama serve`, or set OLLAMA_HOST to where it runs.")

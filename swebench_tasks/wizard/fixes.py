@@ -16,6 +16,7 @@ from swebench_tasks.wizard.connect import FAIL, OK
 from swebench_tasks.wizard.prompts import Choice, choose, confirm, text
 
 AMD64 = "linux/amd64"
+READY = "Ready"  # the harness status once a preflight passed
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def run_preflight(ui: Ui, workdir: Path, flags: dict, key: str | None) -> str:
         document = execute(ui, workdir, flags, key=key, check=False)
         if document["ok"]:
             ui.print(f"  {OK} Preflight passed.")
-            return "Ready"
+            return READY
         error = document["error"]
         ui.print(f"  {FAIL} {escape(error['message'])}")
         if error.get("detail"):

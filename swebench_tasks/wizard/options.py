@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from swebench_tasks.errors import SwebenchError, UsageError
 from swebench_tasks.ui import Ui
-from swebench_tasks.wizard.connect import LABELS, OK, ask_key, say_error
+from swebench_tasks.wizard.connect import LABELS, OK, ask_key, say_error, show_waits
 from swebench_tasks.wizard.prompts import Back, Choice, choose, confirm, pause, text
 from swebench_tasks.wizard.setup import header
 
@@ -201,6 +201,6 @@ def list_models(ui: Ui, workdir: Path, rows: list[Row]) -> None:
         raise UsageError(f"no {row.provider} key for {row.profile}",
                          fix="set one with Options → Set or replace a key")
     with ui.console.status("Fetching model catalog..."):
-        models = [m.id for m in get_provider(row.provider, key=key).list_models()]
+        models = [m.id for m in get_provider(row.provider, key=key, on_wait=show_waits(ui)).list_models()]
     ui.print(f"{row.name}: {len(models)} models")
     ui.print(Columns([escape(m) for m in models]))

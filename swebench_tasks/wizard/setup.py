@@ -17,6 +17,7 @@ from swebench_tasks.errors import UsageError
 from swebench_tasks.ui import Ui
 from swebench_tasks.wizard.connect import (FAIL, LABELS, OK, Key, connect_key, pick_model,
                                            pick_ollama_model)
+from swebench_tasks.wizard.fixes import READY
 from swebench_tasks.wizard.prompts import Back, Choice, choose, confirm, pause, text
 
 DATASETS = (("lite", "lite (quick validation runs)"), ("verified", "verified (curated)"),
@@ -173,7 +174,7 @@ def save_key(ui: Ui, workdir: Path, a: Answers) -> bool:
     backend, name = secrets.keychain()
     if backend is None:
         ui.print(f"\nNo OS keychain is available here (keyring backend {name}), so the key cannot be saved.")
-        ui.print(f"  To skip the key prompt next time: export {env}=<your key> in your shell profile.")
+        ui.print(f"  To skip the key prompt next time: {secrets.export_hint(env)} in your shell profile.")
         return False
     profile = profiles.active_profile(a.provider)
     ui.print(f"\nKeychain: {keychain_label(name)}")
@@ -213,8 +214,11 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
         rows.insert(1, ("Key", f"from {a.key.source}" if a.key.value else "none"))
     for name, value in rows:
         ui.print(f"  • {name}: {escape(value)}")
+    ready = a.harness == READY
+    if not ready:
+        ui.print("  The harness is not ready yet: saving is the default; `swebench preflight` checks it.")
     action = choose("Ready:", [Choice("run", "Run now"), Choice("save", "Save these defaults and exit")],
-                    default="run")
+                    default="run" if ready else "save")
     write_config(workdir, provider=a.provider, model=a.model, dataset=a.dataset,
                  count=0 if a.count is None else a.count)  # blank: the whole dataset
     ui.print(f"  {OK} Saved defaults to {workdir / '.env'} (no keys).")

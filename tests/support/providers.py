@@ -8,7 +8,8 @@ provider at its server, with keys the servers accept.
 
 Each server can:
 - script chat replies: `server.replies.append("text" | ChatReply(...))`, or
-  `server.on_chat = lambda body: "text"` (body is the decoded request JSON);
+  `server.on_chat = lambda body: "text"` (body is the decoded request JSON); either may
+  also give a `Failure(status, body=...)` to refuse that one request;
 - inject failures: `server.fail(429, retry_after="1")`, `server.fail(500, times=2)`,
   `server.fail(401)`, optionally only for paths containing `path=`, or with a whole
   error document `body=`;
@@ -163,12 +164,16 @@ class FakeProvider(LoopbackServer):
             pass
 
     # -- shared helpers for subclasses ------------------------------------------------------
-    def next_chat(self, body: dict, prompt: str) -> ChatReply:
+    def next_chat(self, body: dict, prompt: str) -> ChatReply | Reply:
+        """The scripted reply, or the error Reply a scripted Failure stands for."""
         with self._lock:
             queued = self.replies.popleft() if self.replies else None
             handler = self.on_chat
         if queued is None:
             queued = handler(body) if handler else f"ok from fake {self.name}"
+        if isinstance(queued, Failure):
+            error = queued.body if queued.body is not None else self.error(queued.status, queued.message)
+            return Reply(queued.status, error)
         reply = queued if isinstance(queued, ChatReply) else ChatReply(str(queued))
         return ChatReply(reply.text,
                          reply.input_tokens if reply.input_tokens is not None else _tokens(prompt),
@@ -225,6 +230,8 @@ class OpenAIServer(FakeProvider):
             return Reply(404, self.error(404, f"The model `{model}` does not exist or you do not have access to it."))
         prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
         reply = self.next_chat(body, prompt)
+        if isinstance(reply, Reply):
+            return reply
         return Reply(200, {
             "id": f"chatcmpl-{next(_ids)}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": None,
@@ -359,6 +366,8 @@ class AnthropicServer(FakeProvider):
             parts.append(content if isinstance(content, str)
                          else " ".join(c.get("text", "") for c in content or []))
         reply = self.next_chat(body, " ".join(parts))
+        if isinstance(reply, Reply):
+            return reply
         return Reply(200, {
             "id": f"msg_{next(_ids)}", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": reply.text}], "stop_reason": "end_turn",
@@ -408,6 +417,8 @@ class OllamaServer(FakeProvider):
             return Reply(404, self.error(404, f'model "{model}" not found, try pulling it first'))
         prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
         reply = self.next_chat(body, prompt)
+        if isinstance(reply, Reply):
+            return reply
         done = {"model": model, "created_at": "2024-10-01T00:00:00.000000Z",
                 "message": {"role": "assistant", "content": reply.text}, "done": True, "done_reason": "stop",
                 "total_duration": 1000, "load_duration": 10, "prompt_eval_count": reply.input_tokens,
