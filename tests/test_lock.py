@@ -47,7 +47,7 @@ class LiveRun:
 
 
 @pytest.fixture
-def live_run(dataset, openai_server) -> Iterator[LiveRun]:
+def live_run(dataset, openai_server) -> Iterator[LiveRun]:  # noqa: F811
     run = LiveRun(openai_server)
     try:
         yield run
@@ -122,9 +122,9 @@ def test_the_lock_dies_with_a_killed_run(live_run):
     assert not Path(".swebench/generations").exists() and Path(".swebench/run.lock").exists()
 
 
-def test_a_process_holding_the_lock_is_named(dataset):
+def test_a_process_holding_the_lock_is_named(dataset):  # noqa: F811
     """The lock is the one filelock takes: any process holding it keeps writers out."""
-    code = ("import sys, time\nfrom pathlib import Path\nfrom swebench_tasks import files\n"
+    code = ("import sys\nfrom pathlib import Path\nfrom swebench_tasks import files\n"
             "from swebench_tasks.config import Paths\n"
             "with files.hold(Paths(Path.cwd())):\n    print('held', flush=True)\n    sys.stdin.read()\n")
     holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -9,8 +9,6 @@ evaluate once (only the failed instance) and end with both resolved.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ import pytest
 from tests.support.providers import KEYS
 from tests.test_run import chats
 from tests.test_run_docker import gold_for_prompt, hub_dataset, run_json  # noqa: F401
-from tests.wizard_support import ENTER, Terminal
+from tests.wizard_support import ENTER, Terminal, save_openai_defaults
 
 pytestmark = pytest.mark.docker
 
@@ -83,10 +81,7 @@ def test_run_screen_r_key_reruns_the_failed_with_a_key_from_the_environment(
     openai_server.on_chat = wrong_first_time(instance_dataset, bad)
     env = {"OPENAI_API_KEY": KEYS["openai"], "OPENAI_BASE_URL": provider_env["OPENAI_BASE_URL"],
            "SWEBENCH_RETRY_BASE_SECONDS": "0.01"}
-    setup = subprocess.run([sys.executable, "-m", "swebench_tasks", "setup", "--no-input", "--provider", "openai",
-                            "--model", "gpt-4o-mini", "-d", str(hub_dataset), "--count", "2"],
-                           capture_output=True, text=True)
-    assert setup.returncode == 0, setup.stderr
+    save_openai_defaults(hub_dataset, 2)
     term = Terminal(env=env)
     term.answer("Choose:", "1", ENTER)
     term.answer("Press Enter to run now", ENTER)
