@@ -50,7 +50,8 @@ def main() -> None:
             with files.hold(paths):
                 pass
             times.append(time.perf_counter() - started)
-    print(f"files.hold() acquire + pid + release, warm: {statistics.median(times) * 1e6:.0f} µs (median of {len(times)})")
+    print(f"files.hold() acquire + pid + release, warm: {statistics.median(times) * 1e6:.0f} µs "
+          f"(median of {len(times)})")
 
 
 if __name__ == "__main__":
