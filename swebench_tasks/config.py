@@ -206,13 +206,13 @@ def load_settings(workdir: Path | None = None, **flags) -> Settings:
     dotenv = read_dotenv(workdir / ".env")
     values: dict[str, object] = {}
     for name, (var, default) in VARIABLES.items():
-        raw = flags.get(name)
+        raw, source = flags.get(name), f"--{name.replace('_', '-')}"
         if raw is None:
-            raw = lookup(var, dotenv)
+            raw, source = lookup(var, dotenv), var
         if raw is None:
             raw = default
         if name in INT_SETTINGS and raw is not None:
-            raw = parse_int(var, raw)
+            raw = parse_int(source, raw)
         values[name] = raw
     for name, value in flags.items():
         if name not in VARIABLES and value is not None:
@@ -238,13 +238,16 @@ def profile_model(provider: str, profile: object = None) -> str | None:
     return profiles.profile_model(provider, name) if name and name != profiles.DEFAULT_PROFILE else None
 
 
-def parse_int(var: str, raw: object) -> int:
+def parse_int(source: str, raw: object) -> int:
+    """A whole number from a flag (`--count`) or a variable (`SWEBENCH_COUNT`); errors name that source."""
+    fix = (f"pass e.g. {source} 4" if source.startswith("--")
+           else f"set {source} to e.g. 4 (in the environment or .env), or unset it")
     try:
         value = int(str(raw).strip())
     except ValueError:
-        raise UsageError(f"{var} must be a whole number, got {raw!r}", fix=f"set {var} to e.g. 5") from None
-    if value < 0 or (var == "SWEBENCH_MAX_WORKERS" and value < 1):
-        raise UsageError(f"{var} must be positive, got {value}", fix=f"set {var} to e.g. 4")
+        raise UsageError(f"{source} must be a whole number, got {raw!r}", fix=fix) from None
+    if value < 0 or (source in ("SWEBENCH_MAX_WORKERS", "--max-workers") and value < 1):
+        raise UsageError(f"{source} must be positive, got {value}", fix=fix)
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -126,15 +127,14 @@ def run(cmd: list[str], *, cwd: Path, log_path: Path, logs_root: Path, run_id: s
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=child_env(),
                                 stdin=subprocess.DEVNULL)
+        _running.add(proc)
         try:
             while proc.poll() is None:
                 if on_progress:
                     on_progress(sum(p.exists() for p in reports), len(reports))
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait()
-            raise
+        finally:
+            _running.discard(proc)
     if on_progress:
         on_progress(sum(p.exists() for p in reports), len(reports))
     if proc.returncode != 0:
@@ -143,6 +143,25 @@ def run(cmd: list[str], *, cwd: Path, log_path: Path, logs_root: Path, run_id: s
             fix="read the log below; `swebench preflight` checks Docker and the images",
             detail=f"log: {log_path}\n{log_tail(log_path)}",
         )
+
+
+_running: set[subprocess.Popen] = set()  # harness children, for stop_children()
+
+
+def stop_children(grace: float = 10.0) -> None:
+    """Stop the harness runs still going when the graph is interrupted (Ctrl+C or SIGTERM):
+    the worker threads that wait on them never see the interrupt, and a child outliving us
+    would go on writing into the working directory. SIGINT first, as Ctrl+C in a terminal."""
+    children = list(_running)
+    for proc in children:
+        proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for proc in children:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

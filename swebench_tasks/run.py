@@ -6,35 +6,13 @@ and returns the summary with the names of the tasks that ran and were up to date
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
+from swebench_tasks import files
 from swebench_tasks.config import Settings, load_settings
 from swebench_tasks.errors import UsageError
 from swebench_tasks.ui import RunProgress, Ui
-
-
-@contextmanager
-def run_lock(path: Path) -> Iterator[None]:
-    """One run per working directory; the kernel drops the lock if the holder dies (even kill -9)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
-            raise UsageError(f"another swebench run is in progress in this directory (pid {holder})",
-                             fix="wait for it to finish, or stop it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)
 
 
 def check_configured(settings: Settings) -> None:
@@ -95,7 +73,7 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
 
     settings = load_settings(workdir, no_input=ui.no_input, json=ui.json, **flags)
     check_configured(settings)
-    with run_lock(settings.paths.lock):
+    with files.hold(settings.paths):
         graph = Graph(settings, ui)
         graph.ensure_dataset()
         graph.rows()  # a bad selection (unknown id) fails here, before any work

@@ -577,13 +577,18 @@ def run_graph(graph: Graph, argv: list[str] | None = None, reporter: bool = True
 
     record = graph.record
     namespace = graph.namespace()
-    if not reporter:
-        return DoitMain(ModuleTaskLoader(namespace)).run(argv or []), record
-    namespace["DOIT_CONFIG"]["reporter"] = make_reporter(graph, record)
     doit_err = io.StringIO()
-    graph.ui.err, graph.ui.console  # bind our consoles to the real streams before doit's are hidden
-    with contextlib.redirect_stderr(doit_err):
-        rc = DoitMain(ModuleTaskLoader(namespace)).run(argv or [])
+    if reporter:
+        namespace["DOIT_CONFIG"]["reporter"] = make_reporter(graph, record)
+        graph.ui.err, graph.ui.console  # bind our consoles to the real streams before doit's are hidden
+    try:
+        with contextlib.redirect_stderr(doit_err) if reporter else contextlib.nullcontext():
+            rc = DoitMain(ModuleTaskLoader(namespace)).run(argv or [])
+    except KeyboardInterrupt:  # Ctrl+C or SIGTERM reach this thread only, not the workers
+        harness.stop_children()
+        raise
+    if not reporter:
+        return rc, record
     if graph.failure is not None:
         raise graph.failure
     if rc != 0:

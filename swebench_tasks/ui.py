@@ -16,6 +16,14 @@ from functools import cached_property
 from typing import Any, Iterator
 
 
+_emitted = False  # whether this process has written its JSON document
+
+
+def emitted() -> bool:
+    """Whether the JSON document went out (a failure after it must not print a second one)."""
+    return _emitted
+
+
 def env_no_input() -> bool:
     return os.environ.get("SWEBENCH_NO_INPUT", "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -82,8 +90,10 @@ class Ui:
 
     def emit(self, document: Any) -> None:
         """The single JSON document of a `--json` invocation."""
+        global _emitted
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
         sys.stdout.flush()
+        _emitted = True
 
     def clear(self) -> None:
         """Clear the screen only when asked to (SWEBENCH_TUI_CLEAR=1) and interactive."""

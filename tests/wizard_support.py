@@ -82,6 +82,16 @@ def dotenv(path: Path = Path(".env")) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
+def save_openai_defaults(dataset: Path, count: int) -> None:
+    """`swebench setup --no-input` for OpenAI's gpt-4o-mini on `dataset`: what Quick Run then uses."""
+    import subprocess
+
+    setup = subprocess.run([sys.executable, "-m", "swebench_tasks", "setup", "--no-input", "--provider", "openai",
+                            "--model", "gpt-4o-mini", "-d", str(dataset), "--count", str(count)],
+                           capture_output=True, text=True)
+    assert setup.returncode == 0, setup.stderr
+
+
 @pytest.fixture
 def hub_dataset(workspace, instance_dataset, docker_engine):
     """Two instances served under their Docker Hub names; the images pulled are removed after."""

@@ -6,8 +6,11 @@ never pays for doit, rich, httpx, docker, datasets or the harness.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -89,36 +92,71 @@ def cli(ctx: click.Context, no_input: bool | None, json_mode: bool | None) -> No
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: every failure becomes one line and the contract's exit code."""
+    """Entry point: every failure becomes one line and the contract's exit code (and, with
+    `--json`, one JSON object on stdout). SIGTERM unwinds like Ctrl+C: locks released, children stopped."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    with contextlib.suppress(ValueError):  # only the main thread may set a handler
+        signal.signal(signal.SIGTERM, _terminate)
     try:
-        cli.main(args=argv, prog_name="swebench", standalone_mode=False)
+        cli.main(args=args, prog_name="swebench", standalone_mode=False)
     except SwebenchError as exc:
-        click.echo(f"swebench: {exc.line()}", err=True)
-        if exc.detail:
-            click.echo(exc.detail, err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("swebench: interrupted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("swebench: interrupted", err=True)
-        sys.exit(130)
+        _fail(args, exc, exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns a KeyboardInterrupt inside a command into Abort, keeping it as the cause.
+        terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
+        _fail(args, SwebenchError("interrupted" + (" (terminated by SIGTERM)" if terminated else ""),
+                                  fix="run the same command again: finished tasks are kept"),
+              143 if terminated else 130)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"swebench: {exc.format_message()} (fix: see `swebench {_command(argv)}--help`)", err=True)
-        sys.exit(2)
+        _fail(args, SwebenchError(exc.format_message(), fix=f"see `swebench {_command(args)}--help`"), 2)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:  # the last line of defence: no traceback on screen
         log = _write_crash_log()
-        click.echo(f"swebench: unexpected error: {type(exc).__name__}: {exc} (details: {log})", err=True)
-        sys.exit(1)
+        _fail(args, SwebenchError(f"unexpected error: {type(exc).__name__}: {exc}", fix=f"details in {log}"), 1)
     sys.exit(0)
 
 
-def _command(argv: list[str] | None) -> str:
-    args = sys.argv[1:] if argv is None else argv
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl+C's KeyboardInterrupt would be, so that it unwinds the same way."""
+
+
+def _terminate(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one unwinding; a second SIGTERM must not cut it short
+    raise Terminated()
+
+
+def _fail(args: list[str], exc: SwebenchError, code: int) -> None:
+    """The one line on stderr; with `--json`, the error object on stdout unless a document went out."""
+    click.echo(f"swebench: {exc.line()}", err=True)
+    if exc.detail:
+        click.echo(exc.detail, err=True)
+    ui = sys.modules.get("swebench_tasks.ui")
+    if _json_requested(args) and not (ui and ui.emitted()):
+        error = {"message": exc.message, "fix": exc.fix, "exit_code": code}
+        if exc.detail:
+            error["detail"] = exc.detail
+        try:
+            sys.stdout.write(json.dumps({"error": error}, indent=2) + "\n")
+            sys.stdout.flush()
+        except OSError:
+            pass
+    sys.exit(code)
+
+
+def _json_requested(args: list[str]) -> bool:
+    """`--json` anywhere on our command line (not among the arguments handed to doit)."""
+    for arg in args:
+        if arg == "--json":
+            return True
+        if arg in ("--", "doit"):
+            return False
+    return False
+
+
+def _command(args: list[str]) -> str:
     name = next((a for a in args if not a.startswith("-")), "")
     return f"{name} " if name in COMMANDS else ""
 

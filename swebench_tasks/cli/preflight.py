@@ -26,17 +26,17 @@ def execute(ui, workdir: Path, flags: dict, *, key: str | None = None, check: bo
     Shared with the wizard, which passes a `key` it has just validated and not stored, and
     `check=False` to get the failure in the document (its `error` and `tasks.failed`) instead.
     """
-    from swebench_tasks import preflight
+    from swebench_tasks import files, preflight
     from swebench_tasks.config import load_settings
     from swebench_tasks.errors import SwebenchError, UsageError
-    from swebench_tasks.run import resolve_key, run_lock
+    from swebench_tasks.run import resolve_key
     from swebench_tasks.tasks import Graph, run_graph
     from swebench_tasks.ui import RunProgress
 
     settings = load_settings(workdir, no_input=ui.no_input, json=ui.json, **flags)
     graph = Graph(settings, ui)
     failure: SwebenchError | None = None
-    with run_lock(settings.paths.lock):
+    with files.hold(settings.paths):
         try:
             graph.key = key or (resolve_key(settings, ui) if settings.provider else None)
         except UsageError:

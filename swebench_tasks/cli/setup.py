@@ -12,8 +12,10 @@ from swebench_tasks.errors import UsageError
 
 def write_config(workdir: Path, *, provider: str, model: str, dataset: str | None,
                  count: int | None) -> dict[str, str]:
-    """The saved defaults a later `swebench run` (and Quick Run) uses."""
-    from swebench_tasks.config import PROVIDERS, save_defaults
+    """The saved defaults a later `swebench run` (and Quick Run) uses; refused while a run holds
+    the working directory, whose settings it would change under it."""
+    from swebench_tasks import files
+    from swebench_tasks.config import PROVIDERS, Paths, save_defaults
 
     if provider not in PROVIDERS:
         raise UsageError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}")
@@ -22,7 +24,8 @@ def write_config(workdir: Path, *, provider: str, model: str, dataset: str | Non
     # None leaves the saved value alone; 0 means the whole dataset.
     values = {"SWEBENCH_PROVIDER": provider, "SWEBENCH_MODEL": model,
               "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": None if count is None else str(count)}
-    save_defaults(workdir, values)
+    with files.hold(Paths(workdir)):
+        save_defaults(workdir, values)
     from swebench_tasks import profiles
 
     active = profiles.active_profile(provider)

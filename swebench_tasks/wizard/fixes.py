@@ -89,13 +89,14 @@ def login(ui: Ui, host: str) -> None:
 
 def namespace(ui: Ui, workdir: Path) -> None:
     """Another registry namespace for the fallback images, saved to `.env`."""
-    from swebench_tasks import images
-    from swebench_tasks.config import save_defaults
+    from swebench_tasks import files, images
+    from swebench_tasks.config import Paths, save_defaults
 
     value = text("Registry namespace (e.g. ghcr.io/epoch-research):",
                  validate=lambda v: bool(images.NAMESPACE_RE.match(v.strip())),
                  invalid="a registry path such as ghcr.io/org or host:port/org").strip()
-    save_defaults(workdir, {"SWEBENCH_DOCKER_NAMESPACE": value})
+    with files.hold(Paths(workdir)):
+        save_defaults(workdir, {"SWEBENCH_DOCKER_NAMESPACE": value})
     ui.print(f"  {OK} Saved SWEBENCH_DOCKER_NAMESPACE={escape(value)} to {workdir / '.env'}")
     if os.environ.get("SWEBENCH_DOCKER_NAMESPACE"):
         ui.print("  Note: SWEBENCH_DOCKER_NAMESPACE is set in your environment, and it wins over .env.")
