@@ -56,7 +56,7 @@ def changes(patch: str) -> list[str]:
 def run(name: str, instance: dict, workdir: Path, **kwargs):
     provider = get_provider(name, key=KEYS.get(name))
     return run_instance(provider, MODELS[name], instance, instance["image"], workdir=workdir,
-                        out_dir=workdir / ".swebench" / "agent" / instance["instance_id"], **kwargs)
+                        trajectory=workdir / "trajectories" / f"{instance['instance_id']}.json", **kwargs)
 
 
 def test_agent_fixes_instances_and_the_harness_resolves_them(agent_env, provider_servers, docker_engine,
@@ -175,7 +175,7 @@ KILLED = textwrap.dedent("""
     from swebench_tasks.providers import get_provider
     row = {"instance_id": "x", "problem_statement": "wait"}
     run_instance(get_provider("openai", key=sys.argv[1]), "gpt-4o-mini", row, sys.argv[2],
-                 workdir=Path.cwd(), out_dir=Path.cwd() / "out")
+                 workdir=Path.cwd(), trajectory=Path.cwd() / "trajectory.json")
 """)
 
 

@@ -63,23 +63,24 @@ def docker_executable() -> str:
     return os.environ.get("MSWEA_DOCKER_EXECUTABLE") or "docker"
 
 
-def run_instance(provider: Provider, model: str, instance: dict, image: str, *, workdir: Path, out_dir: Path,
+def run_instance(provider: Provider, model: str, instance: dict, image: str, *, workdir: Path, trajectory: Path,
                  limits: Limits = Limits(), protocol: str | None = None, catalog_info: ModelInfo | None = None,
                  on_step: OnStep | None = None, on_wait: OnWait | None = None) -> AgentRecord:
     """Run the agent on `instance` (a dataset row) in `image` (the row's image, as the caller
-    resolved it). Tool calls unless `protocol` says otherwise; a model whose endpoint refuses
-    tools falls back to the text protocol. Raises on anything but a finished agent."""
+    resolved it), saving its trajectory at `trajectory` as it goes. Tool calls unless `protocol`
+    says otherwise; a model whose endpoint refuses tools falls back to the text protocol.
+    Raises on anything but a finished agent."""
     try:
-        return _run(provider, model, instance, image, workdir, out_dir, limits, protocol or "tools",
+        return _run(provider, model, instance, image, workdir, trajectory, limits, protocol or "tools",
                     catalog_info, on_step, on_wait)
     except ToolsUnsupported:
         if protocol is not None:
             raise
-        return _run(provider, model, instance, image, workdir, out_dir, limits, "text",
+        return _run(provider, model, instance, image, workdir, trajectory, limits, "text",
                     catalog_info, on_step, on_wait)
 
 
-def _run(provider: Provider, model_name: str, instance: dict, image: str, workdir: Path, out_dir: Path,
+def _run(provider: Provider, model_name: str, instance: dict, image: str, workdir: Path, trajectory: Path,
          limits: Limits, protocol: str, catalog_info: ModelInfo | None, on_step: OnStep | None,
          on_wait: OnWait | None) -> AgentRecord:
     state_dir = workdir / ".swebench"
@@ -90,7 +91,6 @@ def _run(provider: Provider, model_name: str, instance: dict, image: str, workdi
         agent_config["step_limit"] = limits.step_limit
     if limits.cost_limit is not None:
         agent_config["cost_limit"] = limits.cost_limit
-    trajectory = out_dir / "trajectory.json"
     agent_config["output_path"] = trajectory
     label = workdir_label(workdir)
     name = f"swebench-agent-{label}-{uuid.uuid4().hex[:8]}"

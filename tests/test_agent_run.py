@@ -1,0 +1,91 @@
+"""`swebench run --agent mini-swe-agent` end to end: the real agent in the instances' images,
+the loopback OpenAI server playing it, the real harness scoring; a crash, the rerun, leftovers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swebench_tasks.agent.runner import LABEL, leftovers, workdir_label
+from tests.support.providers import KEYS, Failure, fix_and_submit, scripted_agent
+from tests.test_run import error_lines, swebench
+
+pytestmark = pytest.mark.docker
+
+
+def chats_for(server, row: dict) -> int:
+    first_line = row["problem_statement"].splitlines()[0]
+    return sum(1 for r in server.requests
+               if r.path.endswith("/chat/completions") and first_line in json.dumps(r.body))
+
+
+def test_agent_run_crash_rerun_and_up_to_date(workspace, instance_dataset, docker_engine, openai_server,
+                                              provider_env, monkeypatch):
+    for var, value in provider_env.items():
+        monkeypatch.setenv(var, value)
+    first, second = instance_dataset.hub_ids[:2]
+    rows = {i: instance_dataset.row(i) for i in (first, second)}
+    dataset = instance_dataset.write(Path("instances.jsonl"), [first, second])
+    agents = {i: scripted_agent(fix_and_submit(instance_dataset.gold[i])) for i in rows}
+    crash = {"on": True}
+    order: list[str] = []  # instances in the order the run starts them; the second one crashes
+
+    def reply(body: dict):
+        prompt = json.dumps(body["messages"])
+        iid = next(i for i, row in rows.items() if row["problem_statement"].splitlines()[0] in prompt)
+        order.extend([iid] if iid not in order else [])
+        if iid == order[-1] and len(order) == 2 and crash["on"] and \
+                sum(m["role"] == "assistant" for m in body["messages"]) == 2:
+            return Failure(401, message="Incorrect API key provided")
+        return agents[iid](body)
+
+    openai_server.on_chat = reply
+    args = ("run", "--no-input", "--json", "--no-preflight", "--provider", "openai", "--model", "gpt-4o-mini",
+            "-d", str(dataset), "--max-workers", "1")
+    try:
+        out = swebench(*args, "--agent", "mini-swe-agent", timeout=900)
+        assert out.returncode == 3, out.stdout + out.stderr
+        assert not out.stdout.strip() or "error" in json.loads(out.stdout)  # no banner, no log on stdout
+        assert len(error_lines(out.stderr)) == 1
+        first, second = order
+        assert (chats_for(openai_server, rows[first]), chats_for(openai_server, rows[second])) == (4, 3)
+        assert leftovers(Path.cwd()) == []
+        assert "step 4" in out.stderr and "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" in out.stderr
+
+        # a container a killed run left behind, carrying our label: the next run removes it
+        stray = docker_engine.docker("run", "-d", "--label", f"{LABEL}={workdir_label(Path.cwd())}",
+                                     rows[first]["image"], "sleep", "600").stdout.strip()
+        crash["on"] = False
+        out = swebench(*args, timeout=900, env={"SWEBENCH_AGENT": "mini-swe-agent"})
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout)
+        assert (chats_for(openai_server, rows[first]), chats_for(openai_server, rows[second])) == (4, 3 + 4)
+        assert "generate:" + second in summary["tasks"]["executed"]
+        assert "generate:" + first in summary["tasks"]["up_to_date"]  # the finished one was kept
+        assert summary["agent"] == "mini-swe-agent" and summary["protocols"] == ["tools"]
+        assert summary["resolved_ids"] == sorted(rows)
+        assert summary["steps"] == 8 and summary["cost_usd"] > 0
+        for iid in rows:
+            outcome = summary["instances"][iid]
+            assert (outcome["exit_status"], outcome["steps"], outcome["protocol"]) == ("submitted", 4, "tools")
+            assert outcome["cost_usd"] > 0
+            trajectory = Path(summary["results_dir"], iid, "trajectory.json").read_text()
+            assert json.loads(trajectory)["info"]["exit_status"] == "Submitted"
+            assert KEYS["openai"] not in trajectory
+        assert stray[:12] not in docker_engine.docker("ps", "-aq").stdout
+        assert leftovers(Path.cwd()) == []
+
+        again = swebench(*args, "--agent", "mini-swe-agent", timeout=900)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["tasks"]["executed"] == []
+        assert chats_for(openai_server, rows[first]) + chats_for(openai_server, rows[second]) == 11
+
+        changed = swebench(*args, "--agent", "mini-swe-agent", "--step-limit", "2", timeout=900)
+        assert changed.returncode == 0, changed.stderr
+        limited = json.loads(changed.stdout)
+        assert {o["exit_status"] for o in limited["instances"].values()} == {"step_limit"}
+        assert limited["resolved"] == 0 and limited["empty_patches"] == 2
+    finally:
+        docker_engine.remove_images(*(row["image"] for row in rows.values()))
