@@ -99,6 +99,18 @@ def run_agent(g: "Graph", row: dict, path: Path, key: str) -> None:
                      cost_usd=record.cost, attempts=record.steps).write(path, extra={"agent": asdict(record)})
 
 
+def remove_containers(g: "Graph") -> None:
+    """At the end of every invocation, however it ended: no agent container outlives the run.
+    (One run per working directory holds the lock, so every labelled container is this run's.)"""
+    from swebench_tasks.agent.runner import remove_leftovers
+    from swebench_tasks.errors import SwebenchError
+
+    try:
+        remove_leftovers(g.settings.workdir)
+    except SwebenchError:  # Docker is gone: the run's own error says so; don't mask it
+        pass
+
+
 def read_outcome(path: Path) -> dict | None:
     """The agent's outcome saved beside an instance's record, if it ran in agent mode."""
     try:

@@ -598,8 +598,14 @@ def run_graph(graph: Graph, argv: list[str] | None = None, reporter: bool = True
     namespace["DOIT_CONFIG"]["reporter"] = make_reporter(graph, record)
     doit_err = io.StringIO()
     graph.ui.err, graph.ui.console  # bind our consoles to the real streams before doit's are hidden
-    with contextlib.redirect_stderr(doit_err):
-        rc = DoitMain(ModuleTaskLoader(namespace)).run(argv or [])
+    try:
+        with contextlib.redirect_stderr(doit_err):
+            rc = DoitMain(ModuleTaskLoader(namespace)).run(argv or [])
+    finally:
+        if graph.agent_state is not None and graph.agent_state.swept:  # an agent task started
+            from swebench_tasks.agent_tasks import remove_containers
+
+            remove_containers(graph)  # an interrupt leaves agent threads behind, not their containers
     if graph.failure is not None:
         raise graph.failure
     if rc != 0:

@@ -179,21 +179,39 @@ KILLED = textwrap.dedent("""
 """)
 
 
-def test_kill_9_leaves_a_labelled_container_that_the_next_run_removes(agent_env, openai_server, instance_dataset):
+def start_agent_process(openai_server, instance_dataset) -> tuple[subprocess.Popen, list[str]]:
+    """A process running one instance whose agent waits in `sleep 50`; returns it once its
+    container is up, with that container's id."""
     image = instance_dataset.row(instance_dataset.hub_ids[0])["image"]
     openai_server.on_chat = scripted_agent(["sleep 50"])
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     process = subprocess.Popen([sys.executable, "-c", KILLED, KEYS["openai"], image], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while not openai_server.requests and process.poll() is None:
+        time.sleep(0.2)
+    time.sleep(0.5)  # the first command is running
+    if process.poll() is not None:
+        pytest.fail(process.stderr.read().decode()[-2000:])
+    return process, leftovers(Path.cwd())
+
+
+def test_interrupt_removes_the_container(agent_env, openai_server, instance_dataset):
+    process, running = start_agent_process(openai_server, instance_dataset)
     try:
-        while not openai_server.requests and process.poll() is None:
-            time.sleep(0.2)
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]
-        left = leftovers(agent_env)
-        assert len(left) == 1
+        assert len(running) == 1
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
     finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.kill()
+    assert process.returncode != 0 and b"KeyboardInterrupt" in err
+    assert leftovers(agent_env) == []
+
+
+def test_kill_9_leaves_a_labelled_container_that_the_next_run_removes(agent_env, openai_server, instance_dataset):
+    process, left = start_agent_process(openai_server, instance_dataset)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(left) == 1
     assert leftovers(agent_env) == left  # nobody cleaned up after the kill
     assert remove_leftovers(agent_env) == left
     assert leftovers(agent_env) == []

@@ -89,3 +89,35 @@ def test_agent_run_crash_rerun_and_up_to_date(workspace, instance_dataset, docke
         assert limited["resolved"] == 0 and limited["empty_patches"] == 2
     finally:
         docker_engine.remove_images(*(row["image"] for row in rows.values()))
+
+
+def test_ctrl_c_mid_instance_leaves_no_container_and_no_record(workspace, instance_dataset, docker_engine,
+                                                               openai_server, provider_env, monkeypatch):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for var, value in provider_env.items():
+        monkeypatch.setenv(var, value)
+    iid = instance_dataset.hub_ids[0]
+    dataset = instance_dataset.write(Path("instances.jsonl"), [iid])
+    openai_server.on_chat = scripted_agent(["sleep 50"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "swebench_tasks", "run", "--no-input", "--json", "--no-preflight", "--agent",
+         "mini-swe-agent", "--provider", "openai", "--model", "gpt-4o-mini", "-d", str(dataset)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        while not openai_server.paths("POST") and process.poll() is None:  # the agent's first step
+            time.sleep(0.2)
+        time.sleep(0.5)
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        assert len(leftovers(Path.cwd())) == 1
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 130, err.decode()[-2000:]
+        assert leftovers(Path.cwd()) == []
+        assert not list(Path(".swebench/agent").rglob(f"{iid}.json"))  # not recorded: the next run retries
+    finally:
+        process.kill()
+        docker_engine.remove_images(instance_dataset.row(iid)["image"])
