@@ -102,6 +102,13 @@ def render(ui, summary: dict) -> None:
         ("Results", summary["results_dir"]),
         ("Harness report", summary.get("report_path") or "-"),
     ]
+    if summary.get("agent") not in (None, "none"):
+        statuses: dict[str, int] = {}
+        for outcome in summary.get("instances", {}).values():
+            statuses[outcome["exit_status"]] = statuses.get(outcome["exit_status"], 0) + 1
+        rows[1:1] = [("Agent", f"{summary['agent']} ({', '.join(summary.get('protocols', [])) or '-'})"),
+                     ("Agent steps", f"{summary.get('steps', 0)} "
+                                     f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or '-'})")]
     for name, value in rows:
         table.add_row(name, str(value))
     ui.print(table)

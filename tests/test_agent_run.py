@@ -77,6 +77,10 @@ def test_agent_run_crash_rerun_and_up_to_date(workspace, instance_dataset, docke
         assert stray[:12] not in docker_engine.docker("ps", "-aq").stdout
         assert leftovers(Path.cwd()) == []
 
+        shown = swebench("report", "--no-input", summary["run_id"])
+        assert shown.returncode == 0 and "mini-swe-agent (tools)" in shown.stdout
+        assert "8 (submitted 2)" in shown.stdout
+
         again = swebench(*args, "--agent", "mini-swe-agent", timeout=900)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["tasks"]["executed"] == []
