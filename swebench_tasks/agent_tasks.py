@@ -75,6 +75,14 @@ def run_agent(g: "Graph", row: dict, path: Path, key: str) -> None:
                 g.progress.note(f"Removed {len(removed)} agent container(s) left by an earlier run")
             state.swept = True
         protocol = state.protocol
+        if s.budget is not None and state.cost >= s.budget:
+            g.progress.note(f"{iid}: not started, the run's budget (${s.budget:g}) is spent")
+            trajectory_file(path).unlink(missing_ok=True)
+            # An empty answer for this run that is never current: a later run starts it.
+            GenerationRecord(instance_id=iid, provider=s.provider or "", model=s.model or "",
+                             prompt_version=AGENT, context="agent", key="").write(
+                path, extra={"agent": {"exit_status": "not_started", "steps": 0, "cost": 0.0, "protocol": None}})
+            return
     last_cost = [0.0]
 
     def on_step(step: int, cost: float, command: str) -> None:
@@ -137,7 +145,7 @@ def summarize(g: "Graph") -> dict:
         if outcome is not None:
             instances[iid] = {"exit_status": outcome["exit_status"], "steps": outcome["steps"],
                               "cost_usd": outcome["cost"], "protocol": outcome["protocol"]}
-    return {"agent": AGENT, "protocols": sorted({i["protocol"] for i in instances.values()}),
+    return {"agent": AGENT, "protocols": sorted({i["protocol"] for i in instances.values() if i["protocol"]}),
             "steps": sum(i["steps"] for i in instances.values()), "instances": instances}
 
 
@@ -145,5 +153,7 @@ def forecast_line(s: Settings, count: int) -> str:
     """What the limits allow at most, before an agent run."""
     steps = s.step_limit or DEFAULT_LIMITS[0]
     usd = s.cost_limit or DEFAULT_LIMITS[1]
-    return (f"Agent mode ({AGENT}) on {count} instance(s) with {s.model}: at most ${usd * count:.2f} "
-            f"(${usd:g} and {steps} steps per instance)")
+    most = usd * count if s.budget is None else min(usd * count, s.budget + usd * s.max_workers)
+    return (f"Agent mode ({AGENT}) on {count} instance(s) with {s.model}: at most ${most:.2f} "
+            f"(${usd:g} and {steps} steps per instance"
+            f"{'' if s.budget is None else f', budget ${s.budget:g} for the run'})")

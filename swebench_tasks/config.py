@@ -123,6 +123,7 @@ class Settings:
     agent: str = "none"
     step_limit: int | None = None  # agent mode; None: the agent config's own limit
     cost_limit: float | None = None
+    budget: float | None = None  # agent mode: USD for the whole run; then no new instance starts
 
     @property
     def paths(self) -> Paths:

@@ -86,11 +86,19 @@ def test_agent_run_crash_rerun_and_up_to_date(workspace, instance_dataset, docke
         assert json.loads(again.stdout)["tasks"]["executed"] == []
         assert chats_for(openai_server, rows[first]) + chats_for(openai_server, rows[second]) == 11
 
-        changed = swebench(*args, "--agent", "mini-swe-agent", "--step-limit", "2", timeout=900)
+        changed = swebench(*args, "--agent", "mini-swe-agent", "--step-limit", "2", "--budget", "1e-9",
+                           timeout=900)
         assert changed.returncode == 0, changed.stderr
+        assert "at most $" in changed.stderr and "budget $1e-09" in changed.stderr  # the forecast
         limited = json.loads(changed.stdout)
-        assert {o["exit_status"] for o in limited["instances"].values()} == {"step_limit"}
+        # the first instance spends the budget; the second is not started (and stays stale)
+        assert sorted(o["exit_status"] for o in limited["instances"].values()) == ["not_started", "step_limit"]
+        assert "budget ($1e-09) is spent" in changed.stderr
         assert limited["resolved"] == 0 and limited["empty_patches"] == 2
+        resumed = swebench(*args, "--agent", "mini-swe-agent", "--step-limit", "2", timeout=900)
+        assert resumed.returncode == 0, resumed.stderr
+        assert [t for t in json.loads(resumed.stdout)["tasks"]["executed"] if t.startswith("generate:")] == [
+            next(f"generate:{i}" for i, o in limited["instances"].items() if o["exit_status"] == "not_started")]
     finally:
         docker_engine.remove_images(*(row["image"] for row in rows.values()))
 
