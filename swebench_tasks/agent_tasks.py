@@ -16,13 +16,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swebench_tasks.agent import NAME as AGENT
 from swebench_tasks.config import Settings
 from swebench_tasks.generate import GenerationRecord
 
 if TYPE_CHECKING:
     from swebench_tasks.tasks import Graph
 
-AGENT = "mini-swe-agent"
 DEFAULT_LIMITS = (250, 3.0)  # what the shipped SWE-bench config says, for the forecast
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 import os
 import re
 import threading
@@ -27,6 +26,8 @@ _lock = threading.Lock()
 def load(state_dir: Path) -> dict[str, ModuleType]:
     """mini-swe-agent's modules, imported with its config folder under `state_dir`, no banner,
     its logger off stdout, and `os.environ` exactly as before."""
+    import logging
+
     with _lock:
         saved = dict(os.environ)
         os.environ["MSWEA_GLOBAL_CONFIG_DIR"] = str(state_dir / "mini-swe-agent")
