@@ -2,8 +2,8 @@
 
 The task's targets are the instance's record (a GenerationRecord with the agent's outcome
 beside it) and its trajectory. It is up to date while provider, model, agent version, the
-shipped configs and the limits match. A crashed, failed or interrupted instance writes no
-record, so the next run retries it. Nothing here imports mini-swe-agent until a task runs.
+shipped configs and the limits match. An instance whose agent crashed, met a provider error
+or was interrupted writes no record, so the next run retries it. Nothing here imports mini-swe-agent until a task runs.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from swebench_tasks.generate import GenerationRecord
 
 if TYPE_CHECKING:
     from swebench_tasks.tasks import Graph
-
-DEFAULT_LIMITS = (250, 3.0)  # what the shipped SWE-bench config says, for the forecast
-
 
 def agent_key(s: Settings) -> str:
     """What makes an agent record current: provider, model, agent version, configs, limits."""
@@ -151,8 +148,11 @@ def summarize(g: "Graph") -> dict:
 
 def forecast_line(s: Settings, count: int) -> str:
     """What the limits allow at most, before an agent run."""
-    steps = s.step_limit or DEFAULT_LIMITS[0]
-    usd = s.cost_limit or DEFAULT_LIMITS[1]
+    from swebench_tasks.agent.model import load_config
+
+    shipped = load_config("tools")["agent"]
+    steps = s.step_limit or shipped["step_limit"]
+    usd = s.cost_limit or float(shipped["cost_limit"])
     most = usd * count if s.budget is None else min(usd * count, s.budget + usd * s.max_workers)
     return (f"Agent mode ({AGENT}) on {count} instance(s) with {s.model}: at most ${most:.2f} "
             f"(${usd:g} and {steps} steps per instance"

@@ -502,8 +502,7 @@ class Graph:
             run_id=self.run_id, provider=s.provider if s.needs_provider else None, model=s.model_name,
             dataset=s.dataset, selected=self.selected_ids(), predictions=preds, results=results,
             results_dir=self.results_dir)
-        summary["agent"] = "none"
-        if self.agent_mode:
+        if self.agent_mode:  # SPEC.md, Agent mode: the summary's keys are otherwise unchanged
             from swebench_tasks.agent_tasks import copy_trajectories, summarize
 
             summary.update(summarize(self))

@@ -53,6 +53,7 @@ def test_agent_run_crash_rerun_and_up_to_date(workspace, instance_dataset, docke
         assert (chats_for(openai_server, rows[first]), chats_for(openai_server, rows[second])) == (4, 3)
         assert leftovers(Path.cwd()) == []
         assert "step 4" in out.stderr and "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" in out.stderr
+        assert "at most $6.00 ($3 and 250 steps per instance)" in out.stderr  # the shipped config's limits
 
         # a container a killed run left behind, carrying our label: the next run removes it
         stray = docker_engine.docker("run", "-d", "--label", f"{LABEL}={workdir_label(Path.cwd())}",

@@ -22,8 +22,6 @@ from swebench_tasks.errors import EngineError
 from swebench_tasks.providers import ModelInfo, OnWait, Provider, ToolsUnsupported
 
 LABEL = "org.swebench-tasks.agent"
-# mini-swe-agent's exit statuses, in the summary's words; any other way to stop is "error".
-EXIT_STATUSES = {"Submitted": "submitted"}
 
 
 @dataclass(frozen=True)
@@ -115,17 +113,24 @@ def _run(provider: Provider, model_name: str, instance: dict, image: str, workdi
         _remove([name])
         if env is not None:
             env.container_id = None  # removed above: nothing left for its __del__
-    status = EXIT_STATUSES.get(result.get("exit_status", ""), "error")
-    if result.get("exit_status") == "LimitsExceeded":
-        step_limit = agent.config.step_limit
-        status = "step_limit" if 0 < step_limit <= agent.n_calls else "cost_limit"
     return AgentRecord(
-        instance_id=str(instance["instance_id"]), patch=str(result.get("submission") or ""), exit_status=status,
+        instance_id=str(instance["instance_id"]), patch=str(result.get("submission") or ""),
+        exit_status=exit_status(result.get("exit_status", ""), agent.n_calls, agent.config.step_limit),
         steps=agent.n_calls, cost=round(agent.cost, 6), protocol=protocol, trajectory=str(trajectory),
         input_tokens=model.input_tokens, output_tokens=model.output_tokens, agent_version=version(),
         config_hash=config_digest(protocol), step_limit=agent.config.step_limit,
         cost_limit=agent.config.cost_limit,
     )
+
+
+def exit_status(raw: str, steps: int, step_limit: int) -> str:
+    """mini-swe-agent's exit status in the summary's words; any other way to stop is "error"
+    (e.g. three replies in a row without a usable command)."""
+    if raw == "Submitted":
+        return "submitted"
+    if raw == "LimitsExceeded":
+        return "step_limit" if 0 < step_limit <= steps else "cost_limit"
+    return "error"
 
 
 def leftovers(workdir: Path) -> list[str]:
