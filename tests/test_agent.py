@@ -23,7 +23,8 @@ from tests.support.providers import KEYS, Failure, fix_and_submit, scripted_agen
 from tests.test_harness_real import run_harness
 
 pytestmark = pytest.mark.docker
-MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-haiku-20240307", "ollama": "llama3.2:1b"}
+MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-haiku-20240307", "ollama": "llama3.2:1b",
+          "openrouter": "openai/gpt-4o-mini", "huggingface": "meta-llama/Llama-3.1-8B-Instruct"}
 
 
 @pytest.fixture
@@ -122,6 +123,16 @@ def test_agent_fixes_instances_and_the_harness_resolves_them(agent_env, provider
     dataset = instance_dataset.write(workdir / "dataset.jsonl", ids)
     harness = run_harness(workdir, dataset, str(predictions), "agent", "acme/test-model")
     assert harness.summary["resolved_ids"] == sorted(ids), harness.logs(*ids)
+
+
+@pytest.mark.parametrize("name", ["openrouter", "huggingface", "ollama"])
+def test_tool_calls_through_the_other_providers(name, agent_env, provider_servers, instance_dataset):
+    instance_id = instance_dataset.hub_ids[0]
+    provider_servers[name].on_chat = scripted_agent(fix_and_submit(instance_dataset.gold[instance_id]))
+    record = run(name, instance_dataset.row(instance_id), agent_env)
+    assert (record.exit_status, record.steps, record.protocol) == ("submitted", 4, "tools")
+    assert changes(record.patch) == changes(instance_dataset.gold[instance_id])
+    assert leftovers(agent_env) == []
 
 
 def test_step_limit_stops_the_agent(agent_env, openai_server, instance_dataset):
