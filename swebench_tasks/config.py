@@ -18,6 +18,7 @@ from swebench_tasks.errors import UsageError
 PROVIDERS = ("openai", "anthropic", "openrouter", "huggingface", "ollama")
 BACKENDS = ("local", "sb-cli", "modal")
 CONTEXTS = ("retrieval", "statement", "text")
+AGENTS = ("none", "mini-swe-agent")  # none: one reply per instance (SPEC.md, Agent mode)
 
 # Setting name -> (.env / environment variable, default).
 VARIABLES: dict[str, tuple[str, object]] = {
@@ -29,6 +30,7 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "backend": ("SWEBENCH_BACKEND", "local"),
     "docker_namespace": ("SWEBENCH_DOCKER_NAMESPACE", None),
     "arch": ("SWEBENCH_ARCH", None),
+    "agent": ("SWEBENCH_AGENT", "none"),
 }
 INT_SETTINGS = {"count", "max_workers"}
 
@@ -118,6 +120,10 @@ class Settings:
     no_input: bool = False
     json: bool = False
     harness_python: str = field(default_factory=lambda: sys.executable)
+    agent: str = "none"
+    step_limit: int | None = None  # agent mode; None: the agent config's own limit
+    cost_limit: float | None = None
+    budget: float | None = None  # agent mode: USD for the whole run; then no new instance starts
 
     @property
     def paths(self) -> Paths:
@@ -258,6 +264,8 @@ def validate(s: Settings) -> None:
         )
     if s.backend not in BACKENDS:
         raise UsageError(f"unknown backend {s.backend!r}", fix=f"use one of: {', '.join(BACKENDS)}")
+    if s.agent not in AGENTS:
+        raise UsageError(f"unknown agent {s.agent!r}", fix=f"use one of: {', '.join(AGENTS)} (SWEBENCH_AGENT)")
     if s.context not in CONTEXTS:
         raise UsageError(f"unknown context {s.context!r}", fix=f"use one of: {', '.join(CONTEXTS)}")
     if s.run_id is not None and (not s.run_id or slug(s.run_id) != s.run_id):

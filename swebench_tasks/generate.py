@@ -56,11 +56,12 @@ class GenerationRecord:
         except (OSError, ValueError, TypeError):
             return None
 
-    def write(self, path: Path) -> None:
-        """Atomic: a run killed mid-write leaves the old record or none, never half."""
+    def write(self, path: Path, extra: dict | None = None) -> None:
+        """Atomic: a run killed mid-write leaves the old record or none, never half.
+        `extra` keys ride along (agent mode keeps the agent's outcome there)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(self)}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
+        tmp.write_text(json.dumps({**asdict(self), **(extra or {})}, indent=1))
         os.replace(tmp, path)
 
 

@@ -115,6 +115,13 @@ def render(ui, summary: dict) -> None:
         ("Predictions", summary.get("predictions_path") or "-"),
         *([("Harness report", summary.get("report_path") or "-")] if evaluated else []),
     ]
+    if summary.get("agent") not in (None, "none"):
+        statuses: dict[str, int] = {}
+        for outcome in summary.get("instances", {}).values():
+            statuses[outcome["exit_status"]] = statuses.get(outcome["exit_status"], 0) + 1
+        rows[1:1] = [("Agent", f"{summary['agent']} ({', '.join(summary.get('protocols', [])) or '-'})"),
+                     ("Agent steps", f"{summary.get('steps', 0)} "
+                                     f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or '-'})")]
     for name, value in rows:
         table.add_row(name, str(value))
     ui.print(table)

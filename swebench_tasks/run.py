@@ -50,6 +50,11 @@ def show_forecast(ui: Ui, graph, stale: list[str]) -> None:
     from swebench_tasks.generate import forecast
 
     s = graph.settings
+    if graph.agent_mode:
+        from swebench_tasks.agent_tasks import forecast_line
+
+        ui.line(forecast_line(s, len(stale)))
+        return
     stale_set = set(stale)
     rows = [r for r in graph.rows() if r["instance_id"] in stale_set]
     budget = None

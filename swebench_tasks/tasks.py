@@ -49,6 +49,7 @@ class Graph:
         self.record = RunRecord()  # accumulates over every doit invocation on this graph
         self._provider = None
         self._lock = threading.Lock()
+        self.agent_state = None  # agent mode: what one invocation's instances share
 
     # -- where things are -------------------------------------------------------------
 
@@ -95,11 +96,21 @@ class Graph:
     @property
     def generation_key(self) -> str:
         s = self.settings
+        if self.agent_mode:
+            from swebench_tasks.agent_tasks import agent_key
+
+            return agent_key(s)
         return generation_key(s.provider or "", s.model or "", self.prompt_version, s.context)
 
     def record_file(self, instance_id: str) -> Path:
         s = self.settings
-        return record_path(self.paths.generations, s.provider or "", s.model or "", instance_id)
+        root = self.paths.state / "agent" if self.agent_mode else self.paths.generations
+        return record_path(root, s.provider or "", s.model or "", instance_id)
+
+    @property
+    def agent_mode(self) -> bool:
+        """An agent makes the patches (SPEC.md, Agent mode); gold and given patches need none."""
+        return self.settings.agent != "none" and self.settings.needs_provider
 
     # -- the selection ----------------------------------------------------------------
 
@@ -289,13 +300,13 @@ class Graph:
             """Each selected instance's image, pulled (with registry fix-ups) unless present."""
             from swebench_tasks import images
 
-            if g.uses_docker:
+            if g.uses_docker or g.agent_mode:
                 for row in g.rows():
                     yield images.image_task(g, row)
 
         def context():
             """Code context for each instance, retrieved from its repository at the base commit."""
-            if s.needs_provider and s.context == "retrieval":
+            if s.needs_provider and s.context == "retrieval" and not g.agent_mode:
                 from swebench_tasks import retrieval
 
                 tokens = retrieval.budget(g)  # one catalog read for all instances
@@ -304,7 +315,15 @@ class Graph:
 
         def generate():
             """One model call per instance; the patch is kept until provider, model or prompt change."""
-            if s.needs_provider:
+            if g.agent_mode:
+                from swebench_tasks.agent_tasks import AgentRunState, agent_task
+
+                g.agent_state = AgentRunState()  # shared by this invocation's instances
+                key = g.generation_key
+                for row in g.rows():
+                    path = g.record_file(row["instance_id"])
+                    yield agent_task(g, row, path, key, [f"catalog:{s.provider}", f"image:{row['instance_id']}"])
+            elif s.needs_provider:
                 key = g.generation_key
                 for row in g.rows():
                     iid = row["instance_id"]
@@ -492,6 +511,11 @@ class Graph:
             run_id=self.run_id, provider=s.provider if s.needs_provider else None, model=s.model_name,
             dataset=s.dataset, selected=self.selected_ids(), predictions=preds, results=results,
             results_dir=self.results_dir, predictions_path=self.predictions_file)
+        if self.agent_mode:  # SPEC.md, Agent mode: the summary's keys are otherwise unchanged
+            from swebench_tasks.agent_tasks import copy_trajectories, summarize
+
+            summary.update(summarize(self))
+            copy_trajectories(self, self.results_dir)
         report.write_artifacts(results_dir=self.results_dir, summary=summary, predictions=preds,
                                logs_root=self.paths.harness_logs, model_name=s.model_name)
 
@@ -587,6 +611,11 @@ def run_graph(graph: Graph, argv: list[str] | None = None, reporter: bool = True
     except KeyboardInterrupt:  # Ctrl+C or SIGTERM reach this thread only, not the workers
         harness.stop_children()
         raise
+    finally:
+        if graph.agent_state is not None and graph.agent_state.swept:  # an agent task started
+            from swebench_tasks.agent_tasks import remove_containers
+
+            remove_containers(graph)  # an interrupt leaves agent threads behind, not their containers
     if not reporter:
         return rc, record
     if graph.failure is not None:

@@ -192,3 +192,10 @@ class RunProgress:
             self._progress.console.print(text)
         else:
             self.ui.line(text)
+
+    def item(self, text: str) -> None:
+        """A line about one item that carries outside data (a command): printed without markup."""
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False)
+        else:
+            self.ui.line(text)

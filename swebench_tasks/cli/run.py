@@ -46,6 +46,13 @@ def selection_flags(kwargs: dict) -> dict:
 @click.option("--generate-only", is_flag=True, default=None, help="Stop after writing predictions.")
 @click.option("--predictions", type=click.Path(path_type=Path), default=None,
               help="Evaluate these patches (JSONL/JSON) instead of generating.")
+@click.option("--agent", default=None, type=click.Choice(["mini-swe-agent", "none"]),
+              help="mini-swe-agent: an agent works in each instance's container; none: one reply (default).")
+@click.option("--step-limit", type=click.IntRange(min=1), default=None, help="Agent mode: model calls per instance (default: 250).")
+@click.option("--cost-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Agent mode: USD per instance (default: 3).")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Agent mode: USD for the whole run; once spent, no new instance starts.")
 @global_options
 @click.pass_context
 def command(ctx: click.Context, no_input, json_mode, no_preflight, **kwargs) -> None:

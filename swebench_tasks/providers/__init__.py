@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from swebench_tasks.errors import UsageError
+from swebench_tasks.errors import ProviderError, UsageError
 
 NAMES = ("openai", "anthropic", "openrouter", "huggingface", "ollama")
 
@@ -27,17 +27,42 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class Tool:
+    """A function the model may call: its name, what it does, a JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text as the model sent it; the caller judges whether it parses
+
+
+@dataclass(frozen=True)
 class ChatResult:
     text: str
     input_tokens: int = 0
     output_tokens: int = 0
     model: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    stop_reason: str = ""  # the provider's own word: "stop", "tool_calls", "end_turn", "length", ...
 
 
 @dataclass
 class Message:
-    role: str  # "system" | "user" | "assistant"
+    role: str  # "system" | "user" | "assistant" | "tool" (a tool's result)
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant's calls, replayed in the history
+    tool_call_id: str | None = None  # the call a "tool" message answers
+    tool_name: str | None = None  # its tool (Ollama matches results by name)
+
+
+class ToolsUnsupported(ProviderError):
+    """The endpoint refused a request because it declared tools: use a text protocol instead."""
 
 
 class Provider(Protocol):
@@ -52,7 +77,9 @@ class Provider(Protocol):
         """Raise AuthError if the key is refused; ProviderError if unreachable."""
 
     def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
-             temperature: float = 0.0, on_wait: OnWait | None = None) -> ChatResult: ...
+             temperature: float = 0.0, on_wait: OnWait | None = None,
+             tools: list[Tool] | None = None) -> ChatResult:
+        """A reply; with `tools`, the model may answer with `tool_calls` (ToolsUnsupported if refused)."""
 
 
 def get_provider(name: str, key: str | None = None, *, on_wait: OnWait | None = None, **options) -> Provider:

@@ -29,7 +29,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator
 
 from swebench_tasks.errors import AuthError, PromptRejected, ProviderError, UsageError
-from swebench_tasks.providers import OnWait
+from swebench_tasks.providers import OnWait, ToolsUnsupported
 
 LIST_TIMEOUT = 30.0
 CHAT_TIMEOUT = 600.0
@@ -282,13 +282,16 @@ class Http:
                 self._wait(on_wait, wait, f"{self.provider} server error ({status}); retrying")
                 retry += 1
                 continue
+            message = error_message(content, self.secret)
+            if status < 500 and isinstance(body, dict) and body.get("tools") and "tool" in message.lower():
+                raise ToolsUnsupported(f"{self.provider} refused tool calls ({status}): {message}",
+                                       fix="use a model that supports tools, or the text protocol")
             problem = prompt_problem(status, content)
             if problem is not None:
                 why, fix = problem
-                raise PromptRejected(f"{self.provider} refused this prompt ({status}, {why}): "
-                                     f"{error_message(content, self.secret)}", fix=fix)
+                raise PromptRejected(f"{self.provider} refused this prompt ({status}, {why}): {message}", fix=fix)
             raise ProviderError(
-                f"{self.provider} {method} {url} failed ({status}): {error_message(content, self.secret)}",
+                f"{self.provider} {method} {url} failed ({status}): {message}",
                 fix=(f"{self.provider} is having trouble; rerun later" if status >= 500
                      else "check the model name and request"),
             )

@@ -6,12 +6,13 @@ with `usage.prompt_tokens/completion_tokens`. Subclasses change only what differ
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from functools import partial
 
 from swebench_tasks.errors import AuthError, ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall
 from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.secrets import key_fix
 
@@ -58,18 +59,22 @@ class OpenAICompatible:
         self.http.get("/models")
 
     def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
-             temperature: float = 0.0, on_wait: OnWait | None = None) -> ChatResult:
+             temperature: float = 0.0, on_wait: OnWait | None = None,
+             tools: list[Tool] | None = None) -> ChatResult:
         self._require_key()
         body = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [wire_message(m) for m in messages],
             "max_tokens": max_tokens,
             "temperature": temperature,
         }
+        if tools:
+            body["tools"] = wire_tools(tools)
         data = self.http.post("/chat/completions", body, on_wait=on_wait)
         try:
             choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
+            message = choice["message"]
+            text = message.get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             raise ProviderError(f"{self.name} returned a chat reply without choices",
                                 fix=f"check the model name {model!r}") from None
@@ -78,7 +83,9 @@ class OpenAICompatible:
         usage = data.get("usage") or {}
         return ChatResult(text=text, input_tokens=int(usage.get("prompt_tokens") or 0),
                           output_tokens=int(usage.get("completion_tokens") or 0),
-                          model=str(data.get("model") or model))
+                          model=str(data.get("model") or model),
+                          tool_calls=tuple(read_tool_call(c, i) for i, c in enumerate(message.get("tool_calls") or [])),
+                          stop_reason=str(choice.get("finish_reason") or ""))
 
     def check_model(self, model: str) -> None:
         """A one-token live request: proves a hand-typed or curated model id works."""
@@ -87,6 +94,40 @@ class OpenAICompatible:
     def _require_key(self) -> None:
         if not self.key and self.key_env:
             raise AuthError(f"no {self.name} key found", fix=key_fix(self.name))
+
+
+def wire_message(m: Message) -> dict:
+    """A message in the chat-completions shape (Ollama's `/api/chat` shares it)."""
+    out: dict = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                             for c in m.tool_calls]
+    if m.tool_call_id:
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def wire_tools(tools: list[Tool]) -> list[dict]:
+    """`tools` as chat-completions (and Ollama) declare them: JSON-schema functions."""
+    return [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": t.parameters}} for t in tools]
+
+
+def read_tool_call(call: dict, index: int) -> ToolCall:
+    """One `tool_calls` item; arguments stay JSON text (Ollama sends an object, which becomes text)."""
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    return ToolCall(id=str(call.get("id") or f"call_{index}"), name=str(function.get("name") or ""),
+                    arguments=arguments if isinstance(arguments, str) else json.dumps(arguments or {}))
+
+
+def arguments_object(text: str) -> dict:
+    """A replayed call's arguments for APIs that take an object (Anthropic, Ollama)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def as_int(value: object) -> int | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import partial
 
 from swebench_tasks.errors import AuthError, ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall
 from swebench_tasks.providers._http import Http, filtered
-from swebench_tasks.providers._openai_compat import endpoint
+from swebench_tasks.providers._openai_compat import arguments_object, endpoint
 from swebench_tasks.secrets import key_fix
 
 DEFAULT_URL = "https://api.anthropic.com"
@@ -48,17 +49,21 @@ class Anthropic:
         self.http.get("/v1/models", params={"limit": 1})
 
     def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
-             temperature: float = 0.0, on_wait: OnWait | None = None) -> ChatResult:
+             temperature: float = 0.0, on_wait: OnWait | None = None,
+             tools: list[Tool] | None = None) -> ChatResult:
         self._require_key()
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         body: dict[str, object] = {
             "model": model,
             "max_tokens": max_tokens,
             "temperature": temperature,
-            "messages": [{"role": m.role, "content": m.content} for m in messages if m.role != "system"],
+            "messages": wire_messages([m for m in messages if m.role != "system"]),
         }
         if system:
             body["system"] = system
+        if tools:
+            body["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
+                             for t in tools]
         data = self.http.post("/v1/messages", body, on_wait=on_wait)
         blocks = data.get("content")
         if data.get("stop_reason") == "refusal":
@@ -71,6 +76,10 @@ class Anthropic:
             input_tokens=int(usage.get("input_tokens") or 0),
             output_tokens=int(usage.get("output_tokens") or 0),
             model=str(data.get("model") or model),
+            tool_calls=tuple(ToolCall(id=str(b.get("id") or ""), name=str(b.get("name") or ""),
+                                      arguments=json.dumps(b.get("input") or {}))
+                             for b in blocks if b.get("type") == "tool_use"),
+            stop_reason=str(data.get("stop_reason") or ""),
         )
 
     def check_model(self, model: str) -> None:
@@ -79,6 +88,32 @@ class Anthropic:
     def _require_key(self) -> None:
         if not self.key:
             raise AuthError("no anthropic key found", fix=key_fix(self.name))
+
+
+def wire_messages(messages: list[Message]) -> list[dict]:
+    """Messages API turns: tool calls become `tool_use` blocks, tool results `tool_result` blocks
+    in a user turn, and consecutive turns of one role merge (the API wants them alternating)."""
+    out: list[dict] = []
+    for m in messages:
+        role = "user" if m.role == "tool" else m.role
+        if m.role == "tool":
+            content: str | list[dict] = [{"type": "tool_result", "tool_use_id": m.tool_call_id or "",
+                                          "content": m.content}]
+        elif m.tool_calls:
+            content = ([{"type": "text", "text": m.content}] if m.content else []) + [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": arguments_object(c.arguments)}
+                for c in m.tool_calls]
+        else:
+            content = m.content
+        if out and out[-1]["role"] == role:
+            out[-1]["content"] = _blocks(out[-1]["content"]) + _blocks(content)
+        else:
+            out.append({"role": role, "content": content})
+    return out
+
+
+def _blocks(content: str | list[dict]) -> list[dict]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content
 
 
 def create(key: str | None = None, **options) -> Anthropic:

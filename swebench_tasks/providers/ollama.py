@@ -8,8 +8,9 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from swebench_tasks.errors import ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool
 from swebench_tasks.providers._http import Http
+from swebench_tasks.providers._openai_compat import arguments_object, read_tool_call, wire_tools
 
 DEFAULT_HOST = "http://localhost:11434"
 # Called per progress line of a pull: (status, completed bytes or None, total bytes or None).
@@ -62,14 +63,19 @@ class Ollama:
                                 fix="start it with `ollama serve`, or set OLLAMA_HOST")
 
     def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
-             temperature: float = 0.0, on_wait: OnWait | None = None) -> ChatResult:
+             temperature: float = 0.0, on_wait: OnWait | None = None,
+             tools: list[Tool] | None = None) -> ChatResult:
         body = {"model": model, "stream": False,
-                "messages": [{"role": m.role, "content": m.content} for m in messages],
+                "messages": [wire_message(m) for m in messages],
                 "options": {"temperature": temperature, "num_predict": max_tokens}}
+        if tools:
+            body["tools"] = wire_tools(tools)
         data = self.http.post("/api/chat", body, on_wait=on_wait)
         message = data.get("message") or {}
         return ChatResult(text=message.get("content") or "", input_tokens=int(data.get("prompt_eval_count") or 0),
-                          output_tokens=int(data.get("eval_count") or 0), model=str(data.get("model") or model))
+                          output_tokens=int(data.get("eval_count") or 0), model=str(data.get("model") or model),
+                          tool_calls=tuple(read_tool_call(c, i) for i, c in enumerate(message.get("tool_calls") or [])),
+                          stop_reason=str(data.get("done_reason") or ""))
 
     def check_model(self, model: str) -> None:
         self.chat(model, [Message("user", "ping")], max_tokens=1)
@@ -87,6 +93,17 @@ class Ollama:
         if status != "success":
             raise ProviderError(f"ollama pull of {name!r} ended without success (last: {status or 'nothing'})",
                                 fix=f"rerun `ollama pull {name}`")
+
+
+def wire_message(m: Message) -> dict:
+    """`/api/chat` history: call arguments as objects, a tool's result names its tool."""
+    out: dict = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [{"function": {"name": c.name, "arguments": arguments_object(c.arguments)}}
+                             for c in m.tool_calls]
+    if m.tool_name:
+        out["tool_name"] = m.tool_name
+    return out
 
 
 def create(key: str | None = None, **options) -> Ollama:

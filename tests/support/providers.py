@@ -14,6 +14,10 @@ Each server can:
   `server.fail(401)`, optionally only for paths containing `path=`, or with a whole
   error document `body=`;
 - answer slowly: `server.delay = 0.5`;
+- call tools: a reply `ChatReply("thought", tool_calls=[("bash", {"command": "ls"})])` comes back
+  in the provider's own tool-call shape; a model in `server.no_tools` refuses requests declaring
+  tools as that provider does; histories with tool turns are checked as the real API checks them;
+- fail one chat from a handler: `on_chat` may return a `Failure` (e.g. a crash mid-agent);
 - record every request: `server.requests` (method, path, query, headers, body).
 Each server is checked once against the official SDK in tests/test_providers.py.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -56,6 +61,7 @@ class ChatReply:
     text: str
     input_tokens: int | None = None
     output_tokens: int | None = None
+    tool_calls: list[tuple[str, dict]] = field(default_factory=list)  # (tool name, arguments)
 
 
 @dataclass
@@ -65,6 +71,14 @@ class Failure:
     path: str | None = None
     message: str = "injected failure"
     body: Any = None  # the whole error document, when the provider's default shape won't do
+
+
+class Refused(Exception):
+    """Raised by `next_chat` when a handler answers with a Failure: the request gets that error."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 @dataclass
@@ -94,6 +108,7 @@ class FakeProvider(LoopbackServer):
             self.failures: deque[Failure] = deque()
             self.delay = 0.0
             self.models = list(self.default_models)
+            self.no_tools: set[str] = set()
             self.keys = {KEYS[self.name]} if self.name in KEYS else set()
 
     def fail(self, status: int, *, times: int = 1, retry_after: str | None = None,
@@ -130,12 +145,15 @@ class FakeProvider(LoopbackServer):
                 self.failures.remove(failure)
         if delay:
             time.sleep(delay)
+        if failure is None:
+            try:
+                reply = self.route(record)
+            except Refused as refused:
+                failure = refused.failure
         if failure is not None:
             headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
             error = failure.body if failure.body is not None else self.error(failure.status, failure.message)
             reply = Reply(failure.status, error, headers)
-        else:
-            reply = self.route(record)
         self._send(h, reply)
 
     def _send(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
@@ -164,20 +182,20 @@ class FakeProvider(LoopbackServer):
             pass
 
     # -- shared helpers for subclasses ------------------------------------------------------
-    def next_chat(self, body: dict, prompt: str) -> ChatReply | Reply:
-        """The scripted reply, or the error Reply a scripted Failure stands for."""
+    def next_chat(self, body: dict, prompt: str) -> ChatReply:
+        """The scripted reply; a scripted Failure raises Refused, which answers with that error."""
         with self._lock:
             queued = self.replies.popleft() if self.replies else None
             handler = self.on_chat
         if queued is None:
             queued = handler(body) if handler else f"ok from fake {self.name}"
         if isinstance(queued, Failure):
-            error = queued.body if queued.body is not None else self.error(queued.status, queued.message)
-            return Reply(queued.status, error)
+            raise Refused(queued)
         reply = queued if isinstance(queued, ChatReply) else ChatReply(str(queued))
         return ChatReply(reply.text,
                          reply.input_tokens if reply.input_tokens is not None else _tokens(prompt),
-                         reply.output_tokens if reply.output_tokens is not None else _tokens(reply.text))
+                         reply.output_tokens if reply.output_tokens is not None else _tokens(reply.text),
+                         reply.tool_calls)
 
     def bearer_ok(self, r: Recorded) -> bool:
         auth = r.headers.get("authorization", "")
@@ -228,18 +246,42 @@ class OpenAIServer(FakeProvider):
         model = body.get("model")
         if model not in self.models:
             return Reply(404, self.error(404, f"The model `{model}` does not exist or you do not have access to it."))
+        if body.get("tools") and model in self.no_tools:
+            return Reply(400, self.error(400, f"The model `{model}` does not support tools."))
+        problem = self.tool_history_problem(body.get("messages", []))
+        if problem:
+            return Reply(400, self.error(400, problem))
         prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
         reply = self.next_chat(body, prompt)
-        if isinstance(reply, Reply):
-            return reply
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
+        if reply.tool_calls:
+            message["tool_calls"] = [{"id": f"call_{next(_ids)}", "type": "function",
+                                      "function": {"name": name, "arguments": json.dumps(args)}}
+                                     for name, args in reply.tool_calls]
         return Reply(200, {
             "id": f"chatcmpl-{next(_ids)}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text, "refusal": None},
-                         "logprobs": None, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message,
+                         "logprobs": None, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
             "usage": {"prompt_tokens": reply.input_tokens, "completion_tokens": reply.output_tokens,
                       "total_tokens": reply.input_tokens + reply.output_tokens},
         })
+
+
+    @staticmethod
+    def tool_history_problem(messages: list[dict]) -> str | None:
+        """OpenAI's rule: a `tool` message answers a call of the assistant message before it."""
+        open_ids: set[str] = set()
+        for m in messages:
+            if m.get("role") == "assistant":
+                open_ids = {c["id"] for c in m.get("tool_calls") or []}
+            elif m.get("role") == "tool":
+                if m.get("tool_call_id") not in open_ids:
+                    return ("Invalid parameter: messages with role 'tool' must be a response to a "
+                            "preceeding message with 'tool_calls'.")
+            else:
+                open_ids = set()
+        return None
 
 
 class OpenRouterServer(OpenAIServer):
@@ -360,20 +402,47 @@ class AnthropicServer(FakeProvider):
             return Reply(400, self.error(400, "max_tokens: Field required"))
         if any(m.get("role") == "system" for m in body.get("messages", [])):
             return Reply(400, self.error(400, "messages: Unexpected role \"system\"."))
+        if body.get("tools") and model in self.no_tools:
+            return Reply(400, self.error(400, f"tools: {model} does not support tool use"))
+        problem = self.turn_problem(body.get("messages", []))
+        if problem:
+            return Reply(400, self.error(400, problem))
         parts = [str(body.get("system", ""))]
         for m in body.get("messages", []):
             content = m.get("content")
             parts.append(content if isinstance(content, str)
-                         else " ".join(c.get("text", "") for c in content or []))
+                         else " ".join(str(c.get("text", c.get("content", ""))) for c in content or []))
         reply = self.next_chat(body, " ".join(parts))
-        if isinstance(reply, Reply):
-            return reply
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if reply.text or not reply.tool_calls else []
+        blocks += [{"type": "tool_use", "id": f"toolu_{next(_ids):024d}", "name": name, "input": args}
+                   for name, args in reply.tool_calls]
         return Reply(200, {
             "id": f"msg_{next(_ids)}", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": reply.text}], "stop_reason": "end_turn",
+            "content": blocks, "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
             "stop_sequence": None,
             "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
         })
+
+
+    @staticmethod
+    def turn_problem(messages: list[dict]) -> str | None:
+        """The Messages API's rules: user first, roles alternate, each `tool_use` answered by a
+        `tool_result` in the very next user turn, and no result without its call."""
+        calls: set[str] = set()
+        for index, m in enumerate(messages):
+            role = m.get("role")
+            if role != ("user" if index % 2 == 0 else "assistant"):
+                return f"messages.{index}: roles must alternate between \"user\" and \"assistant\""
+            blocks = m.get("content") if isinstance(m.get("content"), list) else []
+            if role == "assistant":
+                calls = {b["id"] for b in blocks if b.get("type") == "tool_use"}
+                continue
+            results = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
+            if results != calls:
+                return (f"messages.{index}: `tool_use` ids were found without `tool_result` blocks "
+                        "immediately after, or a `tool_result` has no matching `tool_use`")
+            calls = set()
+        return None
 
 
 class OllamaServer(FakeProvider):
@@ -415,12 +484,20 @@ class OllamaServer(FakeProvider):
         model = body.get("model")
         if model not in self.models:
             return Reply(404, self.error(404, f'model "{model}" not found, try pulling it first'))
+        if body.get("tools") and model in self.no_tools:
+            return Reply(400, self.error(400, f"registry.ollama.ai/library/{model} does not support tools"))
+        if any(not isinstance(c.get("function", {}).get("arguments"), dict)
+               for m in body.get("messages", []) for c in m.get("tool_calls") or []):
+            return Reply(400, self.error(400, "json: cannot unmarshal string into Go struct field "
+                                              ".messages.tool_calls.function.arguments"))
         prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
         reply = self.next_chat(body, prompt)
-        if isinstance(reply, Reply):
-            return reply
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if reply.tool_calls:
+            message["tool_calls"] = [{"function": {"name": name, "arguments": args}}
+                                     for name, args in reply.tool_calls]
         done = {"model": model, "created_at": "2024-10-01T00:00:00.000000Z",
-                "message": {"role": "assistant", "content": reply.text}, "done": True, "done_reason": "stop",
+                "message": message, "done": True, "done_reason": "stop",
                 "total_duration": 1000, "load_duration": 10, "prompt_eval_count": reply.input_tokens,
                 "prompt_eval_duration": 100, "eval_count": reply.output_tokens, "eval_duration": 800}
         if body.get("stream", True):
@@ -492,3 +569,33 @@ anthropic_server = _server_fixture("anthropic")
 openrouter_server = _server_fixture("openrouter")
 huggingface_server = _server_fixture("huggingface")
 ollama_server = _server_fixture("ollama")
+
+
+def scripted_agent(commands: list[str]) -> Callable[[dict], ChatReply]:
+    """An `on_chat` handler playing an agent: its n-th reply runs commands[n] (the last one
+    repeats). As a tool call when the request declares tools, else as the one fenced block the
+    system prompt's format example asks for."""
+
+    def reply(body: dict) -> ChatReply:
+        messages = body.get("messages", [])
+        step = sum(1 for m in messages if m.get("role") == "assistant")
+        command = commands[min(step, len(commands) - 1)]
+        thought = f"THOUGHT: step {step + 1}."
+        if body.get("tools"):
+            name = body["tools"][0].get("name") or body["tools"][0]["function"]["name"]
+            return ChatReply(thought, tool_calls=[(name, {"command": command})])
+        system = body.get("system") or next((m["content"] for m in messages if m.get("role") == "system"), "")
+        fence = re.search(r"```(\w+)\n", system if isinstance(system, str) else json.dumps(system))
+        return ChatReply(f"{thought}\n\n```{fence.group(1) if fence else 'bash'}\n{command}\n```")
+
+    return reply
+
+
+def fix_and_submit(patch: str) -> list[str]:
+    """The commands of an agent that looks around, applies `patch`, and submits per the config."""
+    return [
+        "ls -la",
+        f"git apply - <<'SWEBENCH_FIX'\n{patch.removesuffix(chr(10))}\nSWEBENCH_FIX",
+        "git diff > patch.txt",
+        "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && cat patch.txt",
+    ]
