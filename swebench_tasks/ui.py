@@ -148,35 +148,29 @@ class RunProgress:
     def stage(self, name: str, total: int, label: str) -> None:
         """Declare a stage; calling again only updates its total."""
         with self._lock:
-            self._stage(name, total, label)
-
-    def _stage(self, name: str, total: int, label: str) -> None:
-        done = self._counts.get(name, (0, 0))[0]
-        self._counts[name] = (done, total)
-        self._labels[name] = label
-        if self._progress is None:
-            return
-        if name in self._bars:
-            self._progress.update(self._bars[name], total=total)
-        else:
-            self._bars[name] = self._progress.add_task(label, total=total, completed=done)
+            done = self._counts.get(name, (0, 0))[0]
+            self._counts[name] = (done, total)
+            self._labels[name] = label
+            if self._progress is None:
+                return
+            if name in self._bars:
+                self._progress.update(self._bars[name], total=total)
+            else:
+                self._bars[name] = self._progress.add_task(label, total=total, completed=done)
 
     def advance(self, name: str, item: str, note: str = "") -> None:
-        with self._lock:
-            self._set(name, self._counts.get(name, (0, 0))[0] + 1, item, note)
+        with self._lock:  # reentrant: the count read and its update are one step
+            self.set(name, self._counts.get(name, (0, 0))[0] + 1, item, note)
 
     def set(self, name: str, done: int, item: str = "", note: str = "") -> None:
         with self._lock:
-            self._set(name, done, item, note)
-
-    def _set(self, name: str, done: int, item: str, note: str) -> None:
-        old, total = self._counts.get(name, (0, 0))
-        self._counts[name] = (done, max(total, done))
-        if self._progress is not None and name in self._bars:
-            self._progress.update(self._bars[name], completed=done, description=self._labels[name])
-        elif done != old or note:
-            suffix = f" {item}" if item else ""
-            self.ui.line(f"{name} {done}/{max(total, done)}{suffix}{f' ({note})' if note else ''}")
+            old, total = self._counts.get(name, (0, 0))
+            self._counts[name] = (done, max(total, done))
+            if self._progress is not None and name in self._bars:
+                self._progress.update(self._bars[name], completed=done, description=self._labels[name])
+            elif done != old or note:
+                suffix = f" {item}" if item else ""
+                self.ui.line(f"{name} {done}/{max(total, done)}{suffix}{f' ({note})' if note else ''}")
 
     def wait(self, name: str, seconds: float, reason: str) -> None:
         """An inline wait: the bar's label says why and for how long."""
