@@ -49,6 +49,8 @@ class Graph:
         self.record = RunRecord()  # accumulates over every doit invocation on this graph
         self._provider = None
         self._lock = threading.Lock()
+        self._record_files: dict[str, Path] = {}
+        self._current: dict[str, tuple[tuple[int, int, int], bool]] = {}
 
     # -- where things are -------------------------------------------------------------
 
@@ -91,14 +93,32 @@ class Graph:
 
         return PROMPT_VERSION
 
-    @property
+    @cached_property
     def generation_key(self) -> str:
         s = self.settings
         return generation_key(s.provider or "", s.model or "", self.prompt_version, s.context)
 
     def record_file(self, instance_id: str) -> Path:
-        s = self.settings
-        return record_path(self.paths.generations, s.provider or "", s.model or "", instance_id)
+        path = self._record_files.get(instance_id)
+        if path is None:
+            s = self.settings
+            path = self._record_files[instance_id] = record_path(self.paths.generations, s.provider or "",
+                                                                 s.model or "", instance_id)
+        return path
+
+    def generation_current(self, instance_id: str) -> bool:
+        """Whether the instance's patch is current; each record version is read once, since the
+        run's pre-check and doit's up-to-date check both ask (a rewrite changes inode or mtime)."""
+        path = self.record_file(instance_id)
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        known = self._current.get(instance_id)
+        if known is None or known[0] != stamp:
+            known = self._current[instance_id] = (stamp, is_current(path, self.generation_key))
+        return known[1]
 
     # -- the selection ----------------------------------------------------------------
 
@@ -120,8 +140,13 @@ class Graph:
         if not self.dataset_file.exists():
             run_graph(self, ["dataset"])
 
+    @cached_property
+    def _selected_ids(self) -> list[str]:
+        return [r["instance_id"] for r in self._rows]
+
     def selected_ids(self) -> list[str]:
-        return [r["instance_id"] for r in self.rows()]
+        """Built once per graph: the reporter and several tasks ask for it."""
+        return self._selected_ids if self.dataset_file.exists() else []
 
     def given_predictions(self) -> dict[str, str]:
         """`--predictions FILE`: instance id -> patch, validated."""
@@ -141,8 +166,7 @@ class Graph:
             return []
         if not self.dataset_file.exists():
             return None
-        key = self.generation_key
-        return [i for i in self.selected_ids() if not is_current(self.record_file(i), key)]
+        return [i for i in self.selected_ids() if not self.generation_current(i)]
 
     def previous_summary(self) -> dict | None:
         try:
@@ -155,7 +179,8 @@ class Graph:
         previous = self.previous_summary()
         if previous is None:
             raise UsageError(f"no earlier run {self.run_id} to rerun", fix="run `swebench run` first, or pass --run-id")
-        failed = [i for i in self.selected_ids() if i not in set(previous.get("resolved_ids", []))]
+        resolved = set(previous.get("resolved_ids", []))
+        failed = [i for i in self.selected_ids() if i not in resolved]
         for iid in failed:
             if self.settings.needs_provider:
                 self.record_file(iid).unlink(missing_ok=True)
@@ -296,13 +321,12 @@ class Graph:
         def generate():
             """One model call per instance; the patch is kept until provider, model or prompt change."""
             if s.needs_provider:
-                key = g.generation_key
                 for row in g.rows():
                     iid = row["instance_id"]
                     path = g.record_file(iid)
                     deps = [f"catalog:{s.provider}"] + ([f"context:{iid}"] if s.context == "retrieval" else [])
                     yield {"name": iid, "actions": [g.guard(lambda row=row, path=path: g.generate(row, path))],
-                           "targets": [path], "uptodate": [lambda path=path: is_current(path, key)],
+                           "targets": [path], "uptodate": [lambda iid=iid: g.generation_current(iid)],
                            "task_dep": deps, "verbosity": 2}
 
         def predictions():
@@ -498,6 +522,14 @@ class RunRecord:
     up_to_date: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
+    def up_to_date_lines(self) -> list[str]:
+        """Per stage, what was up to date ("generate: 2294 up to date"): one line, not one per task."""
+        counts: dict[str, int] = {}
+        for name in self.up_to_date:
+            stage = name.split(":", 1)[0]
+            counts[stage] = counts.get(stage, 0) + (1 if ":" in name else 0)
+        return [f"{stage}: {n} up to date" if n else f"{stage}: up to date" for stage, n in counts.items()]
+
 
 def make_reporter(graph: Graph, record: RunRecord):
     """A doit reporter class that feeds the progress bars and the run record, printing nothing."""
@@ -533,7 +565,7 @@ def make_reporter(graph: Graph, record: RunRecord):
                 record.up_to_date.append(task.name)
             if task.name.startswith("generate:"):
                 graph.progress.stage("generate", len(graph.selected_ids()), "Generating patches")
-                graph.progress.advance("generate", task.name.split(":", 1)[1], "cached")
+                graph.progress.advance("generate", task.name.split(":", 1)[1], quiet=True)
 
         def skip_ignore(self, task):
             pass

@@ -135,16 +135,17 @@ class RunProgress:
         else:
             self._bars[name] = self._progress.add_task(label, total=total, completed=done)
 
-    def advance(self, name: str, item: str, note: str = "") -> None:
+    def advance(self, name: str, item: str, note: str = "", quiet: bool = False) -> None:
+        """One more done; `quiet` moves the bar but prints no line (an up-to-date task)."""
         done, total = self._counts.get(name, (0, 0))
-        self.set(name, done + 1, item, note)
+        self.set(name, done + 1, item, note, quiet)
 
-    def set(self, name: str, done: int, item: str = "", note: str = "") -> None:
+    def set(self, name: str, done: int, item: str = "", note: str = "", quiet: bool = False) -> None:
         old, total = self._counts.get(name, (0, 0))
         self._counts[name] = (done, max(total, done))
         if self._progress is not None and name in self._bars:
             self._progress.update(self._bars[name], completed=done, description=self._labels[name])
-        elif done != old or note:
+        elif not quiet and (done != old or note):
             suffix = f" {item}" if item else ""
             self.ui.line(f"{name} {done}/{max(total, done)}{suffix}{f' ({note})' if note else ''}")
 

@@ -81,6 +81,10 @@ def test_generate_then_rerun_makes_no_request(dataset, openai_server):
     assert chats(openai_server) == 4  # nothing new was asked
     assert again["tasks"]["executed"] == []
     assert "generate:acme__calc-1" in again["tasks"]["up_to_date"]
+    # one line per stage, none per cached instance
+    assert "generate: 4 up to date" in second.stderr.splitlines()
+    assert "predictions: up to date" in second.stderr.splitlines()
+    assert "acme__calc-1" not in second.stderr
 
 
 def test_changed_model_regenerates_only_generation(dataset, openai_server):
