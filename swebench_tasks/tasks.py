@@ -1,6 +1,7 @@
 """The doit task graph: the spine of the product.
 
     dataset -> image:<id> -> context:<id> -> generate:<id> -> predictions -> evaluate -> report
+               repo:<name> --^  (without Docker: one git fetch per repository)
                catalog:<provider> ----------------^                          ^
                preflight (system, key, image, smoke) ------------------------/
 
@@ -32,7 +33,7 @@ from swebench_tasks.ui import RunProgress, Ui
 CATALOG_TTL_SECONDS = 24 * 3600
 
 # The basenames of the tasks created once the dataset is cached, in pipeline order.
-STAGES = ("image", "context", "generate", "predictions", "evaluate", "report")
+STAGES = ("image", "repo", "context", "generate", "predictions", "evaluate", "report")
 
 
 class Graph:
@@ -50,7 +51,7 @@ class Graph:
         self._provider = None
         self._lock = threading.Lock()
         self._record_files: dict[str, Path] = {}
-        self._current: dict[str, tuple[tuple[int, int, int], bool]] = {}
+        self._verdicts: dict[Path, tuple[tuple[int, int, int], bool]] = {}
 
     # -- where things are -------------------------------------------------------------
 
@@ -106,19 +107,21 @@ class Graph:
                                                                  s.model or "", instance_id)
         return path
 
-    def generation_current(self, instance_id: str) -> bool:
-        """Whether the instance's patch is current; each record version is read once, since the
-        run's pre-check and doit's up-to-date check both ask (a rewrite changes inode or mtime)."""
-        path = self.record_file(instance_id)
+    def file_verdict(self, path: Path, judge: Callable[[Path], bool]) -> bool:
+        """judge(path), once per version of the file (a rewrite changes inode or mtime): the run's
+        pre-checks and doit's up-to-date checks ask about the same files. False if it is absent."""
         try:
             st = path.stat()
         except OSError:
             return False
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        known = self._current.get(instance_id)
+        known = self._verdicts.get(path)
         if known is None or known[0] != stamp:
-            known = self._current[instance_id] = (stamp, is_current(path, self.generation_key))
+            known = self._verdicts[path] = (stamp, judge(path))
         return known[1]
+
+    def generation_current(self, instance_id: str) -> bool:
+        return self.file_verdict(self.record_file(instance_id), lambda p: is_current(p, self.generation_key))
 
     # -- the selection ----------------------------------------------------------------
 
@@ -309,14 +312,20 @@ class Graph:
                 for row in g.rows():
                     yield images.image_task(g, row)
 
+        def repo():
+            """One git fetch per repository of the commits its stale contexts need (no Docker)."""
+            if s.needs_provider and s.context == "retrieval" and not g.uses_docker:
+                from swebench_tasks import retrieval
+
+                yield from retrieval.repo_tasks(g, g.rows(), g.context_budget)
+
         def context():
             """Code context for each instance, retrieved from its repository at the base commit."""
             if s.needs_provider and s.context == "retrieval":
                 from swebench_tasks import retrieval
 
-                tokens = retrieval.budget(g)  # one catalog read for all instances
                 for row in g.rows():
-                    yield retrieval.context_task(g, row, g.context_file(row["instance_id"]), tokens)
+                    yield retrieval.context_task(g, row, g.context_file(row["instance_id"]), g.context_budget)
 
         def generate():
             """One model call per instance; the patch is kept until provider, model or prompt change."""
@@ -357,13 +366,13 @@ class Graph:
                    "uptodate": [config_changed({"ids": g.selected_ids()})], "verbosity": 2}
 
         def task_pipeline():
-            """A pipeline stage: image > context > generate > predictions > evaluate > report."""
+            """A pipeline stage: image > repo > context > generate > predictions > evaluate > report."""
             # All stages come from one creator, run once the dataset is cached, so that
             # per-instance tasks can depend on each other by name (generate:x on context:x).
-            for stage in (image, context, generate, predictions, evaluate, report):
+            for stage in (image, repo, context, generate, predictions, evaluate, report):
                 assert stage.__name__ in STAGES
                 tasks = list(stage())
-                if stage in (image, context, generate):  # groups: `doit image` runs every instance
+                if stage in (image, repo, context, generate):  # groups: `doit image` runs every instance
                     yield {"basename": stage.__name__, "name": None, "doc": stage.__doc__}
                     tasks = [{**t, "basename": stage.__name__} for t in tasks]
                 else:
@@ -410,6 +419,20 @@ class Graph:
 
     def context_file(self, instance_id: str) -> Path:
         return self.paths.contexts / f"{instance_id}.json"
+
+    @cached_property
+    def context_budget(self) -> int:
+        """Tokens of code per prompt: one catalog read for all instances."""
+        from swebench_tasks import retrieval
+
+        return retrieval.budget(self)
+
+    @cached_property
+    def remotes(self):
+        """The run's git remotes (retrieval without Docker)."""
+        from swebench_tasks.retrieval import Remotes
+
+        return Remotes(self)
 
     def generate(self, row: dict, path: Path) -> None:
         from swebench_tasks import retrieval
@@ -467,7 +490,7 @@ class Graph:
                     empty_ids: set[str] = frozenset(), modal: bool = False) -> harness.EvalResults:
         """Run the local harness and read its results; shared by evaluate and the smoke test."""
         s = self.settings
-        flags = harness.accepted_flags(s.harness_python, self.paths.preflight / "harness-flags.json")
+        flags = harness.accepted_flags(s.harness_python)
         cmd = harness.build_command(
             python=s.harness_python, flags=flags, dataset=str(dataset), split=s.split,
             predictions=predictions, instance_ids=instance_ids, max_workers=s.max_workers,
