@@ -5,9 +5,10 @@
 For each size N: a JSONL dataset of N rows over twelve repositories (SWE-bench's shape), a
 first `--generate-only` run against the loopback OpenAI-protocol server, then the same run
 again (every task up to date) timed against plain doit on an up-to-date graph of N generate
-tasks (benchmarks/bench_cli.py's PLAIN_DODO). Peak RSS is the child's own (wait4). `--src`
-runs another checkout of the product (e.g. the base commit, for before/after numbers).
-Prints a table; asserts nothing.
+tasks (benchmarks/bench_cli.py's PLAIN_DODO). The two are run alternately; each row gives the
+median wall time and the median CPU time (user + system: steadier on a shared machine), and the
+ratios of both. Peak RSS is the child's own (wait4). `--src` runs another checkout of the product
+(e.g. the base commit, for before/after numbers). Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,17 +37,16 @@ REPOS = ("astropy/astropy", "django/django", "matplotlib/matplotlib", "mwaskom/s
 
 @dataclass
 class Sample:
-    seconds: list[float]
-    peak_rss_mib: float
-    stderr_lines: int
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    peak_rss_mib: float = 0.0
+    stderr_lines: int = 0
 
-    @property
-    def mean(self) -> float:
-        return statistics.mean(self.seconds)
-
-    @property
-    def stdev(self) -> float:
-        return statistics.stdev(self.seconds) if len(self.seconds) > 1 else 0.0
+    def add(self, wall: float, cpu: float, rss_kib: int, lines: int) -> None:
+        self.wall.append(wall)
+        self.cpu.append(cpu)
+        self.peak_rss_mib = max(self.peak_rss_mib, rss_kib / 1024)
+        self.stderr_lines = lines
 
 
 def write_dataset(path: Path, n: int) -> None:
@@ -64,25 +64,19 @@ def run_args() -> list[str]:
             "--context", "statement", "--generate-only", "-d", "data.jsonl", "--max-workers", "8"]
 
 
-def measure(cmd: list[str], cwd: Path, env: dict, runs: int) -> Sample:
-    """Wall time of `runs` runs (after one warm-up), the largest peak RSS, stderr's line count."""
-    seconds, peak, lines = [], 0, 0
-    for n in range(runs + 1):
-        with tempfile.TemporaryFile() as err:
-            start = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
-            _, status, usage = os.wait4(proc.pid, 0)
-            elapsed = time.perf_counter() - start
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            err.seek(0)
-            text = err.read().decode(errors="replace")
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{text[-2000:]}")
-        if n:  # the first run warms the page cache
-            seconds.append(elapsed)
-            peak = max(peak, usage.ru_maxrss)  # KiB on Linux
-            lines = len(text.splitlines())
-    return Sample(seconds, peak / 1024, lines)
+def measure(cmd: list[str], cwd: Path, env: dict, sample: Sample | None) -> None:
+    """One run: wall and CPU time, peak RSS, stderr's line count (None: a warm-up, not kept)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{text[-2000:]}")
+    if sample is not None:
+        sample.add(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, len(text.splitlines()))
 
 
 def main() -> None:
@@ -105,20 +99,24 @@ def main() -> None:
             plain = Path(tempfile.mkdtemp(prefix=f"doit-scale-{n}-"))
             (plain / "dodo.py").write_text(PLAIN_DODO % n)
             subprocess.run(DOIT, cwd=plain, env=env, capture_output=True, check=True)
-            ours = measure(run_args(), work, env, args.runs)
-            base = measure(DOIT, plain, env, args.runs)
+            ours, base = Sample(), Sample()
+            for k in range(args.runs + 1):  # alternately, so both see the same load; the first warms up
+                measure(run_args(), work, env, ours if k else None)
+                measure(DOIT, plain, env, base if k else None)
             table.append((n, ours, base))
             print(f"... {n} rows done", file=sys.stderr)
     finally:
         server.stop()
 
-    print(f"product: {args.src.resolve()}; {args.runs} runs each (mean ± stdev)")
-    print(f"{'rows':>6} {'swebench run':>16} {'plain doit':>16} {'ratio':>6} {'RSS run':>9} {'RSS doit':>9}"
-          f" {'stderr lines':>12}")
+    med = statistics.median
+    print(f"product: {args.src.resolve()}; {args.runs} runs each, medians; times in ms")
+    print(f"{'rows':>6} | {'run wall':>8} {'doit wall':>9} {'ratio':>6} | {'run cpu':>8} {'doit cpu':>8} "
+          f"{'ratio':>6} | {'RSS run':>8} {'RSS doit':>8} | {'stderr lines':>12}")
     for n, ours, base in table:
-        print(f"{n:>6} {ours.mean * 1000:8.0f} ±{ours.stdev * 1000:4.0f} ms {base.mean * 1000:8.0f} "
-              f"±{base.stdev * 1000:4.0f} ms {ours.mean / base.mean:5.2f}x {ours.peak_rss_mib:5.0f} MiB "
-              f"{base.peak_rss_mib:5.0f} MiB {ours.stderr_lines:>12}")
+        print(f"{n:>6} | {med(ours.wall) * 1000:8.0f} {med(base.wall) * 1000:9.0f} "
+              f"{med(ours.wall) / med(base.wall):5.2f}x | {med(ours.cpu) * 1000:8.0f} {med(base.cpu) * 1000:8.0f} "
+              f"{med(ours.cpu) / med(base.cpu):5.2f}x | {ours.peak_rss_mib:4.0f} MiB {base.peak_rss_mib:4.0f} MiB | "
+              f"{ours.stderr_lines:>12}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -178,7 +177,10 @@ def run(cmd: list[str], *, cwd: Path, log_path: Path, logs_root: Path, run_id: s
             while proc.poll() is None:
                 if on_progress:
                     on_progress(sum(p.exists() for p in reports), len(reports))
-                time.sleep(0.5)
+                try:
+                    proc.wait(timeout=0.5)  # returns as soon as the harness exits
+                except subprocess.TimeoutExpired:
+                    pass
         except KeyboardInterrupt:
             proc.terminate()
             proc.wait()

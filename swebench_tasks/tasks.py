@@ -309,8 +309,9 @@ class Graph:
             from swebench_tasks import images
 
             if g.uses_docker:
+                tags = images.local_tags()
                 for row in g.rows():
-                    yield images.image_task(g, row)
+                    yield images.image_task(g, row, tags)
 
         def repo():
             """One git fetch per repository of the commits its stale contexts need (no Docker)."""

@@ -6,6 +6,7 @@ they need no Docker engine; tests/test_run_docker.py evaluates with the real har
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -227,3 +228,27 @@ def test_saved_defaults_from_setup_are_used(dataset, openai_server):
     out = swebench("run", "--no-input", "--json", "--context", "statement", "--generate-only")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["selected"] == 1
+
+
+def test_up_to_date_rerun_reads_each_record_once(dataset, openai_server, monkeypatch):
+    """Linear work per task: an up-to-date rerun reads each generation record once (the run's
+    stale check and doit's up-to-date check share it) and builds the id list once, not per task."""
+    from swebench_tasks import generate, run, tasks
+    from swebench_tasks.ui import Ui
+
+    write_dataset(Path("data.jsonl"), 30)
+    assert swebench(*BASE).returncode == 0
+    reads: list[Path] = []
+    builds: list[int] = []
+    real_read, real_ids = generate.GenerationRecord.read, tasks.Graph._selected_ids.func
+    monkeypatch.setattr(generate.GenerationRecord, "read",
+                        classmethod(lambda cls, path: reads.append(path) or real_read(path)))
+    monkeypatch.setattr(tasks.Graph, "_selected_ids",
+                        functools.cached_property(lambda self: builds.append(1) or real_ids(self)))
+    tasks.Graph._selected_ids.__set_name__(tasks.Graph, "_selected_ids")
+    flags = {"provider": "openai", "model": "gpt-4o-mini", "context": "statement", "generate_only": True,
+             "dataset": "data.jsonl"}
+    summary = run.execute(Ui(no_input=True, json=True), Path.cwd(), flags, show=False)
+    assert summary["tasks"]["executed"] == [] and summary["selected"] == 30
+    assert len(reads) == len(set(reads)) == 30
+    assert builds == [1]
