@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,13 +91,17 @@ def main() -> None:
     server.on_chat = lambda body: DIFF
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": KEYS["openai"],
            "SWEBENCH_CONFIG_DIR": tempfile.mkdtemp(), "PYTHONPATH": str(args.src.resolve())}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as users run it: compiled once, not at every start
     table = []
+    scratch = Path(tempfile.mkdtemp(prefix="swebench-scale-"))
     try:
         for n in args.sizes:
-            work = Path(tempfile.mkdtemp(prefix=f"swebench-scale-{n}-"))
+            work = scratch / f"run-{n}"
+            work.mkdir()
             write_dataset(work / "data.jsonl", n)
             subprocess.run(run_args(), cwd=work, env=env, capture_output=True, check=True)
-            plain = Path(tempfile.mkdtemp(prefix=f"doit-scale-{n}-"))
+            plain = scratch / f"doit-{n}"
+            plain.mkdir()
             (plain / "dodo.py").write_text(PLAIN_DODO % n)
             subprocess.run(DOIT, cwd=plain, env=env, capture_output=True, check=True)
             ours, base = Sample(), Sample()
@@ -107,6 +112,7 @@ def main() -> None:
             print(f"... {n} rows done", file=sys.stderr)
     finally:
         server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
 
     med = statistics.median
     print(f"product: {args.src.resolve()}; {args.runs} runs each, medians; times in ms")

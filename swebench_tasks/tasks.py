@@ -99,11 +99,16 @@ class Graph:
         s = self.settings
         return generation_key(s.provider or "", s.model or "", self.prompt_version, s.context)
 
+    @cached_property
+    def _generations_dir(self) -> Path:
+        return self.paths.generations
+
     def record_file(self, instance_id: str) -> Path:
+        """Built once per instance: a full selection asks for each several times."""
         path = self._record_files.get(instance_id)
         if path is None:
             s = self.settings
-            path = self._record_files[instance_id] = record_path(self.paths.generations, s.provider or "",
+            path = self._record_files[instance_id] = record_path(self._generations_dir, s.provider or "",
                                                                  s.model or "", instance_id)
         return path
 

@@ -233,16 +233,15 @@ def test_saved_defaults_from_setup_are_used(dataset, openai_server):
 def test_up_to_date_rerun_reads_each_record_once(dataset, openai_server, monkeypatch):
     """Linear work per task: an up-to-date rerun reads each generation record once (the run's
     stale check and doit's up-to-date check share it) and builds the id list once, not per task."""
-    from swebench_tasks import generate, run, tasks
+    from swebench_tasks import run, tasks
     from swebench_tasks.ui import Ui
 
     write_dataset(Path("data.jsonl"), 30)
     assert swebench(*BASE).returncode == 0
     reads: list[Path] = []
     builds: list[int] = []
-    real_read, real_ids = generate.GenerationRecord.read, tasks.Graph._selected_ids.func
-    monkeypatch.setattr(generate.GenerationRecord, "read",
-                        classmethod(lambda cls, path: reads.append(path) or real_read(path)))
+    real_check, real_ids = tasks.is_current, tasks.Graph._selected_ids.func
+    monkeypatch.setattr(tasks, "is_current", lambda path, key: reads.append(path) or real_check(path, key))
     monkeypatch.setattr(tasks.Graph, "_selected_ids",
                         functools.cached_property(lambda self: builds.append(1) or real_ids(self)))
     tasks.Graph._selected_ids.__set_name__(tasks.Graph, "_selected_ids")
