@@ -138,14 +138,17 @@ class RunProgress:
     def advance(self, name: str, item: str, note: str = "", quiet: bool = False) -> None:
         """One more done; `quiet` moves the bar but prints no line (an up-to-date task)."""
         done, total = self._counts.get(name, (0, 0))
-        self.set(name, done + 1, item, note, quiet)
+        if quiet and self._progress is None:
+            self._counts[name] = (done + 1, max(total, done + 1))
+            return
+        self.set(name, done + 1, item, note)
 
-    def set(self, name: str, done: int, item: str = "", note: str = "", quiet: bool = False) -> None:
+    def set(self, name: str, done: int, item: str = "", note: str = "") -> None:
         old, total = self._counts.get(name, (0, 0))
         self._counts[name] = (done, max(total, done))
         if self._progress is not None and name in self._bars:
             self._progress.update(self._bars[name], completed=done, description=self._labels[name])
-        elif not quiet and (done != old or note):
+        elif done != old or note:
             suffix = f" {item}" if item else ""
             self.ui.line(f"{name} {done}/{max(total, done)}{suffix}{f' ({note})' if note else ''}")
 
