@@ -13,12 +13,14 @@ from __future__ import annotations
 import io
 import shlex
 import json
+import subprocess
 import tarfile
 import threading
 from functools import cached_property
 from pathlib import Path
 
 from swebench_tasks.errors import SwebenchError
+
 
 def context_task(graph, row: dict, path: Path, tokens: int) -> dict:
     """`context:<id>`: current while its cached context was fitted to this token budget."""
@@ -90,18 +92,17 @@ class Remotes:
             self.fetch(repo, [r["base_commit"] for r in rows])
 
     def fetch(self, repo: str, commits: list[str]) -> None:
-        from swebench_tasks.context import RepoUnavailable
-
         if repo in self.failed:
             return
         try:
             lost = self.cache.fetch(repo, commits)
-        except RepoUnavailable as exc:
+        except (SwebenchError, OSError, subprocess.SubprocessError) as exc:  # also: no git at all
+            why = (exc.message if isinstance(exc, SwebenchError) else f"could not fetch {repo}: {exc}")
             with self._lock:
                 if repo in self.failed:
                     return
-                self.failed[repo] = exc.message
-            self.graph.progress.note(f"{exc.message.splitlines()[0]}: prompting {repo}'s instances with "
+                self.failed[repo] = why
+            self.graph.progress.note(f"{why.splitlines()[0]}: prompting {repo}'s instances with "
                                      "the problem statement only")
             return
         with self._lock:
@@ -110,13 +111,13 @@ class Remotes:
     def read(self, row: dict) -> dict[str, str] | None:
         """The repository at the row's base commit; None where the remote cannot give it."""
         repo, commit = row["repo"], row["base_commit"]
-        if (repo, commit) not in self.lost and self.cache.missing(repo, [commit]):
-            self.fetch(repo, [commit])  # not prefetched: its image was to be read and was not
-        if repo in self.failed or (repo, commit) in self.lost:
-            return None
         try:
+            if repo not in self.failed and (repo, commit) not in self.lost and self.cache.missing(repo, [commit]):
+                self.fetch(repo, [commit])  # not prefetched: its image was to be read and was not
+            if repo in self.failed or (repo, commit) in self.lost:
+                return None
             return self.cache.read(repo, commit)
-        except SwebenchError:
+        except (SwebenchError, OSError, subprocess.SubprocessError):
             return None
 
 
