@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import shlex
 import json
+import re
 import subprocess
 import tarfile
 import threading
@@ -33,10 +34,19 @@ def context_task(graph, row: dict, path: Path, tokens: int) -> dict:
             "verbosity": 2}
 
 
+# `build` writes the budget first: the up-to-date check of a full selection reads a few bytes
+# of each cached context (tens of kB of code), not all of it.
+_BUDGET_HEAD = re.compile(rb'\{"budget_tokens": (\d+)[,}]')
+
+
 def context_current(graph, path: Path, tokens: int) -> bool:
     """Whether the cached context was fitted to this token budget (read once per file version)."""
     def fitted(p: Path) -> bool:
         try:
+            with open(p, "rb") as f:
+                head = _BUDGET_HEAD.match(f.read(64))
+            if head:
+                return int(head.group(1)) == tokens
             return json.loads(p.read_text()).get("budget_tokens") == tokens
         except (OSError, ValueError):
             return False
@@ -134,11 +144,11 @@ def build(graph, row: dict, path: Path, budget_tokens: int) -> None:
     from swebench_tasks.context import retrieve
 
     files = read_repository(graph, row)
+    data: dict = {"budget_tokens": budget_tokens}  # first in the file: see context_current
     if files is None:
-        data = {"strategy": "statement", "budget_tokens": budget_tokens, "files": []}
+        data.update(strategy="statement", files=[])
     else:
-        data = json.loads(retrieve(row, files, budget_tokens).to_json())
-        data["budget_tokens"] = budget_tokens
+        data.update(json.loads(retrieve(row, files, budget_tokens).to_json()), budget_tokens=budget_tokens)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))

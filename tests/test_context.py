@@ -313,6 +313,7 @@ def test_one_fetch_per_repository_and_a_failed_remote_said_once(
     for n, commit in enumerate(calc):  # each instance saw its own base commit
         ctx = json.loads(Path(f".swebench/contexts/acme__calc-{n}.json").read_text())
         assert ctx["strategy"] == "retrieval" and f"# v{n}" in ctx["files"][0]["text"]
+        assert Path(f".swebench/contexts/acme__calc-{n}.json").read_text().startswith('{"budget_tokens": ')
     assert json.loads(Path(".swebench/contexts/acme__text-1.json").read_text())["files"][0]["path"] == "words.py"
     assert json.loads(Path(".swebench/contexts/acme__gone-0.json").read_text())["strategy"] == "statement"
     assert len(prompts) == len(rows)
@@ -346,3 +347,18 @@ def test_reads_take_no_lock(remote, tmp_path: Path) -> None:
         reader.start()
         reader.join(timeout=60)
         assert read and read[0]["pkg/a.py"] == "A = 1\n"
+
+
+def test_context_currency_reads_the_budget_from_the_head_or_the_whole_file(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from swebench_tasks.retrieval import context_current
+
+    graph = SimpleNamespace(file_verdict=lambda path, judge: judge(path))
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps({"budget_tokens": 13000, "files": [{"text": "x" * 100_000}]}))
+    old = tmp_path / "old.json"  # as written before the budget came first
+    old.write_text(json.dumps({"files": [{"text": "x" * 100_000}], "strategy": "retrieval", "budget_tokens": 13000}))
+    for path in (new, old):
+        assert context_current(graph, path, 13000) and not context_current(graph, path, 4000)
+    assert not context_current(graph, tmp_path / "absent.json", 13000)
