@@ -487,9 +487,12 @@ def repo_dir_name(repo: str) -> str:
     return repo.replace("/", "__")
 
 
-def remote_url(repo: str) -> str:
+def default_remote(repo: str) -> str:
     """Where `repo` is fetched from (git's `url.<base>.insteadOf` can point it elsewhere)."""
     return f"https://github.com/{repo}.git"
+
+
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")  # a dataset's base_commit reaches git's argv only if it is a hash
 
 
 class GitCache:
@@ -513,13 +516,14 @@ class GitCache:
 
     def missing(self, repo: str, commits: list[str]) -> list[str]:
         """The commits not in the cache yet (one `git cat-file --batch-check` for all)."""
-        if not commits or not self.git_dir(repo).exists():
-            return list(commits)
-        out = self._git(repo, "cat-file", "--batch-check",
-                        stdin="".join(f"{c}^{{commit}}\n" for c in commits).encode())
-        answers = out.stdout.decode("utf-8", "replace").splitlines()
-        return [c for c, line in zip(commits, answers) if line.endswith("missing")] if out.returncode == 0 \
-            else list(commits)
+        asked = [c for c in commits if _COMMIT.fullmatch(c)]
+        present: set[str] = set()
+        if asked and self.git_dir(repo).exists():
+            out = self._git(repo, "cat-file", "--batch-check",
+                            stdin="".join(f"{c}^{{commit}}\n" for c in asked).encode())
+            answers = out.stdout.decode("utf-8", "replace").splitlines() if out.returncode == 0 else []
+            present = {c for c, line in zip(asked, answers) if not line.endswith("missing")}
+        return [c for c in commits if c not in present]
 
     def fetch(self, repo: str, commits: list[str], url: str | None = None) -> list[str]:
         """Fetch the missing `commits` of `repo` in one `git fetch`; returns those still missing.
@@ -528,7 +532,8 @@ class GitCache:
         an unknown commit ("not our ref": one fails the whole fetch) is retried a commit at a
         time; any other failure is the remote's, and is not retried.
         """
-        url = url or remote_url(repo)
+        url = url or default_remote(repo)
+        commits = [c for c in dict.fromkeys(commits) if _COMMIT.fullmatch(c)]
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / (repo_dir_name(repo) + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -537,7 +542,7 @@ class GitCache:
                 subprocess.run(["git", "init", "--bare", "-q", str(git_dir)], check=True, capture_output=True)
                 (git_dir / "info").mkdir(exist_ok=True)
                 (git_dir / "info" / "attributes").write_text("* -export-ignore -export-subst\n")
-            wanted = self.missing(repo, list(dict.fromkeys(commits)))
+            wanted = self.missing(repo, commits)
             if not wanted:
                 return []
             batch = self._fetch(repo, url, wanted)
@@ -555,6 +560,8 @@ class GitCache:
 
     def read(self, repo: str, commit: str, max_bytes: int = MAX_FILE_BYTES) -> dict[str, str]:
         """The text files of `repo` at `commit` (which must be in the cache): path -> text."""
+        if not _COMMIT.fullmatch(commit):
+            raise RepoUnavailable(f"{repo}: {commit[:50]!r} is not a commit hash", fix="check the dataset's base_commit")
         archive = self._git(repo, "archive", "--format=tar", commit)
         if archive.returncode != 0:
             raise RepoUnavailable(f"could not read {repo}@{commit[:12]}: "

@@ -362,3 +362,14 @@ def test_context_currency_reads_the_budget_from_the_head_or_the_whole_file(tmp_p
     for path in (new, old):
         assert context_current(graph, path, 13000) and not context_current(graph, path, 4000)
     assert not context_current(graph, tmp_path / "absent.json", 13000)
+
+
+def test_a_base_commit_that_is_not_a_hash_never_reaches_git(remote, tmp_path: Path) -> None:
+    bare, base, _ = remote
+    cache = GitCache(tmp_path / "cache")
+    hostile = f"--output={tmp_path / 'written'}"
+    assert cache.fetch("owner/proj", [base, hostile, "a\nb"], str(bare)) == []
+    assert cache.missing("owner/proj", [hostile, base, "a\nb"]) == [hostile, "a\nb"]
+    with pytest.raises(RepoUnavailable, match="not a commit hash"):
+        cache.read("owner/proj", hostile)
+    assert not (tmp_path / "written").exists()
