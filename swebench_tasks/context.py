@@ -482,42 +482,100 @@ def read_repo_from_image(image: str, *, docker_host: str | None = None,
                 pass  # already gone; nothing left to clean
 
 
+def repo_dir_name(repo: str) -> str:
+    """The cache's name for a repository ("django/django" -> "django__django")."""
+    return repo.replace("/", "__")
+
+
+def default_remote(repo: str) -> str:
+    """Where `repo` is fetched from (git's `url.<base>.insteadOf` can point it elsewhere)."""
+    return f"https://github.com/{repo}.git"
+
+
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")  # a dataset's base_commit reaches git's argv only if it is a hash
+
+
+class GitCache:
+    """One bare repository per `repo` under `root`, holding every commit fetched so far.
+
+    Fetches take the repository's file lock (parallel tasks and processes share the cache);
+    reads (`git archive`) take none, so many instances of one repository are read at once.
+    Each commit is fetched shallowly into a ref of its own, so gc never prunes one. The
+    export-ignore attribute is neutralised so an archive holds every tracked file.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def git_dir(self, repo: str) -> Path:
+        return self.root / (repo_dir_name(repo) + ".git")
+
+    def _git(self, repo: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", "--git-dir", str(self.git_dir(repo)), *args], input=stdin,
+                              capture_output=True, check=False)
+
+    def missing(self, repo: str, commits: list[str]) -> list[str]:
+        """The commits not in the cache yet (one `git cat-file --batch-check` for all)."""
+        asked = [c for c in commits if _COMMIT.fullmatch(c)]
+        present: set[str] = set()
+        if asked and self.git_dir(repo).exists():
+            out = self._git(repo, "cat-file", "--batch-check",
+                            stdin="".join(f"{c}^{{commit}}\n" for c in asked).encode())
+            answers = out.stdout.decode("utf-8", "replace").splitlines() if out.returncode == 0 else []
+            present = {c for c, line in zip(asked, answers) if not line.endswith("missing")}
+        return [c for c in commits if c not in present]
+
+    def fetch(self, repo: str, commits: list[str], url: str | None = None) -> list[str]:
+        """Fetch the missing `commits` of `repo` in one `git fetch`; returns those still missing.
+
+        Raises RepoUnavailable when the remote cannot be fetched from. A batch refused for
+        an unknown commit ("not our ref": one fails the whole fetch) is retried a commit at a
+        time; any other failure is the remote's, and is not retried.
+        """
+        url = url or default_remote(repo)
+        commits = [c for c in dict.fromkeys(commits) if _COMMIT.fullmatch(c)]
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / (repo_dir_name(repo) + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            git_dir = self.git_dir(repo)
+            if not git_dir.exists():
+                subprocess.run(["git", "init", "--bare", "-q", str(git_dir)], check=True, capture_output=True)
+                (git_dir / "info").mkdir(exist_ok=True)
+                (git_dir / "info" / "attributes").write_text("* -export-ignore -export-subst\n")
+            wanted = self.missing(repo, commits)
+            if not wanted:
+                return []
+            batch = self._fetch(repo, url, wanted)
+            error = batch.stderr.decode("utf-8", "replace").strip()
+            if batch.returncode != 0 and "not our ref" not in error:
+                raise RepoUnavailable(f"could not fetch {repo} from {url}: {error[-300:]}",
+                                      fix="check the network, or run where Docker can read the instance images")
+            if batch.returncode != 0 and len(wanted) > 1:
+                for commit in wanted:
+                    self._fetch(repo, url, [commit])
+            return self.missing(repo, wanted)
+
+    def _fetch(self, repo: str, url: str, commits: list[str]) -> subprocess.CompletedProcess[bytes]:
+        return self._git(repo, "fetch", "-q", "--depth", "1", url, *(f"+{c}:refs/commits/{c}" for c in commits))
+
+    def read(self, repo: str, commit: str, max_bytes: int = MAX_FILE_BYTES) -> dict[str, str]:
+        """The text files of `repo` at `commit` (which must be in the cache): path -> text."""
+        if not _COMMIT.fullmatch(commit):
+            raise RepoUnavailable(f"{repo}: {commit[:50]!r} is not a commit hash", fix="check the dataset's base_commit")
+        archive = self._git(repo, "archive", "--format=tar", commit)
+        if archive.returncode != 0:
+            raise RepoUnavailable(f"could not read {repo}@{commit[:12]}: "
+                                  + archive.stderr.decode("utf-8", "replace").strip()[-300:])
+        return _text_files(archive.stdout, max_bytes)
+
+
 def read_repo_from_git(repo: str, base_commit: str, cache_dir: Path, *,
                        remote_url: str | None = None,
                        max_bytes: int = MAX_FILE_BYTES) -> dict[str, str]:
-    """The text files of `repo` at `base_commit`, fetched shallowly and cached under cache_dir.
-
-    One bare repository per `repo` holds every commit fetched so far, so a second
-    instance of the same repository fetches only its own commit and a repeated one
-    fetches nothing. `remote_url` defaults to GitHub (tests pass a local path).
-    The export-ignore attribute is neutralised so the archive holds every tracked file.
-    """
-    url = remote_url or f"https://github.com/{repo}.git"
-    git_dir = cache_dir / (repo.replace("/", "__") + ".git")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-
-    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["git", "--git-dir", str(git_dir), *args],
-                              capture_output=True, check=False)
-
-    with open(cache_dir / (repo.replace("/", "__") + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel generation tasks share the cache
-        if not git_dir.exists():
-            subprocess.run(["git", "init", "--bare", "-q", str(git_dir)], check=True,
-                           capture_output=True)
-            (git_dir / "info").mkdir(exist_ok=True)
-            (git_dir / "info" / "attributes").write_text("* -export-ignore -export-subst\n")
-        if git("cat-file", "-e", f"{base_commit}^{{commit}}").returncode != 0:
-            # into a ref of its own, so that gc never prunes an earlier instance's commit
-            fetched = git("fetch", "-q", "--depth", "1", url,
-                          f"+{base_commit}:refs/commits/{base_commit}")
-            if fetched.returncode != 0:
-                raise RepoUnavailable(
-                    f"could not fetch {repo}@{base_commit[:12]} from {url}: "
-                    + fetched.stderr.decode("utf-8", "replace").strip()[-300:],
-                    fix="check the network, or run where Docker can read the instance image")
-        archive = git("archive", "--format=tar", base_commit)
-    if archive.returncode != 0:
-        raise RepoUnavailable(f"could not read {repo}@{base_commit[:12]}: "
-                              + archive.stderr.decode("utf-8", "replace").strip()[-300:])
-    return _text_files(archive.stdout, max_bytes)
+    """The text files of `repo` at `base_commit`, fetched shallowly (if not cached yet) into a
+    GitCache under cache_dir. `remote_url` defaults to GitHub (tests pass a local path)."""
+    cache = GitCache(cache_dir)
+    if cache.missing(repo, [base_commit]) and cache.fetch(repo, [base_commit], remote_url):
+        raise RepoUnavailable(f"{repo} has no commit {base_commit[:12]}",
+                              fix="check the dataset's base_commit")
+    return cache.read(repo, base_commit, max_bytes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -75,7 +76,20 @@ def record_path(generations_dir: Path, provider: str, model: str, instance_id: s
     return generations_dir / slug(f"{provider}__{model}") / f"{instance_id}.json"
 
 
+# `write` puts the key near the top (dataclass order, indent=1), before the patch and reply:
+# an up-to-date check of a full selection reads a few hundred bytes per record, not all of it.
+_KEY_LINE = re.compile(rb'\n "key": "([^"\\]*)",\n')
+
+
 def is_current(path: Path, key: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2048)
+    except OSError:
+        return False
+    found = _KEY_LINE.search(head)
+    if found:
+        return found.group(1).decode() == key
     record = GenerationRecord.read(path)
     return record is not None and record.key == key
 

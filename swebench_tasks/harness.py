@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -61,15 +61,21 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def accepted_flags(python: str, cache_file: Path) -> set[str]:
-    """The long flags this harness's argparse accepts (4.x and 5.x differ), cached per interpreter."""
-    stamp = _interpreter_stamp(python)
-    try:
-        cached = json.loads(cache_file.read_text())
-        if cached.get("stamp") == stamp:
-            return set(cached["flags"])
-    except (OSError, ValueError, KeyError):
-        pass
+def accepted_flags(python: str, cache_file: Path | None = None) -> set[str]:
+    """The long flags this harness's argparse accepts (4.x and 5.x differ).
+
+    Reading them costs a `--help` run that imports the harness (over a second), so they are
+    cached once per interpreter in the user cache dir, keyed by the interpreter and the
+    harness's version and file time: a new working directory does not pay again, a
+    reinstalled harness does. A harness whose version cannot be read is asked every time.
+    """
+    cache_file = cache_file or flags_cache_file()
+    interpreter = _interpreter_path(python)
+    stamp = harness_stamp(python)
+    entries = _read_json(cache_file)
+    entry = entries.get(interpreter)
+    if stamp is not None and isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return set(entry["flags"])
     proc = subprocess.run([python, "-m", MODULE, "--help"], capture_output=True, text=True,
                           env=child_env(), timeout=120)
     if proc.returncode != 0:
@@ -80,25 +86,66 @@ def accepted_flags(python: str, cache_file: Path) -> set[str]:
             detail=tail,
         )
     flags = sorted(set(re.findall(r"(--[a-z_]+)", proc.stdout)))
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(json.dumps({"stamp": stamp, "flags": flags}))
+    if stamp is not None:
+        entries[interpreter] = {"stamp": stamp, "flags": flags}
+        _write_json(cache_file, entries)
     return set(flags)
 
 
-def _interpreter_stamp(python: str) -> str:
-    """Changes when the interpreter or the harness installed in it changes."""
-    if Path(python).resolve() == Path(sys.executable).resolve():
-        from importlib.metadata import PackageNotFoundError, version
+def flags_cache_file() -> Path:
+    from platformdirs import user_cache_dir
 
+    return Path(user_cache_dir("swebench-runner")) / "harness-flags.json"
+
+
+# The harness's version and the time of its run_evaluation.py, without importing it.
+_STAMP_CODE = ("import importlib.metadata as m, os; d = m.distribution('swebench'); "
+               "print(d.version, os.stat(d.locate_file('swebench/harness/run_evaluation.py')).st_mtime_ns)")
+
+
+def harness_stamp(python: str) -> str | None:
+    """Changes when the harness installed in `python` changes; None where it cannot be read."""
+    if _interpreter_path(python) == _interpreter_path(sys.executable):
+        import io
+        from contextlib import redirect_stdout
+
+        out = io.StringIO()
         try:
-            return f"self:{version('swebench')}"
-        except PackageNotFoundError:
-            return "self:none"
-    path = Path(python)
+            with redirect_stdout(out):
+                exec(_STAMP_CODE, {})  # the same code a foreign interpreter runs, in-process
+        except (ImportError, OSError):
+            return None
+        return out.getvalue().strip() or None
     try:
-        return f"{path.resolve()}:{path.resolve().stat().st_mtime_ns}"
+        proc = subprocess.run([python, "-c", _STAMP_CODE], capture_output=True, text=True, env=child_env(),
+                              stdin=subprocess.DEVNULL, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
+def _interpreter_path(python: str) -> str:
+    """Absolute, symlinks kept: two venvs share their base interpreter's binary, not packages."""
+    return os.path.abspath(shutil.which(python) or python)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Atomic, so concurrent runs in other working directories never read half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, path)
     except OSError:
-        return python
+        pass  # an unwritable cache dir costs the next run a probe, nothing more
 
 
 def build_command(*, python: str, flags: set[str], dataset: str, split: str, predictions: Path,
@@ -132,7 +179,10 @@ def run(cmd: list[str], *, cwd: Path, log_path: Path, logs_root: Path, run_id: s
             while proc.poll() is None:
                 if on_progress:
                     on_progress(sum(p.exists() for p in reports), len(reports))
-                time.sleep(0.5)
+                try:
+                    proc.wait(timeout=0.5)  # returns as soon as the harness exits
+                except subprocess.TimeoutExpired:
+                    pass
         finally:
             _running.discard(proc)
     if on_progress:

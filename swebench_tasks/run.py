@@ -94,6 +94,8 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
             graph.service_key = service_key(settings, interactive=ui.interactive and not ui.json)
         with RunProgress(ui) as graph.progress:
             _, record = run_graph(graph)
+            for line in record.up_to_date_lines():
+                graph.progress.note(line)
     summary = json.loads(graph.summary_file.read_text())
     summary["tasks"] = {"executed": record.executed, "up_to_date": record.up_to_date}
     if show:

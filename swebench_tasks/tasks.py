@@ -1,6 +1,7 @@
 """The doit task graph: the spine of the product.
 
     dataset -> image:<id> -> context:<id> -> generate:<id> -> predictions -> evaluate -> report
+               repo:<name> --^  (without Docker: one git fetch per repository)
                catalog:<provider> ----------------^                          ^
                preflight (system, key, image, smoke) ------------------------/
 
@@ -32,7 +33,7 @@ from swebench_tasks.ui import RunProgress, Ui
 CATALOG_TTL_SECONDS = 24 * 3600
 
 # The basenames of the tasks created once the dataset is cached, in pipeline order.
-STAGES = ("image", "context", "generate", "predictions", "evaluate", "report")
+STAGES = ("image", "repo", "context", "generate", "predictions", "evaluate", "report")
 
 
 class Graph:
@@ -50,6 +51,8 @@ class Graph:
         self._provider = None
         self._lock = threading.Lock()
         self.agent_state = None  # agent mode: what one invocation's instances share
+        self._record_files: dict[str, Path] = {}
+        self._verdicts: dict[Path, tuple[tuple[int, int, int], bool]] = {}
 
     # -- where things are -------------------------------------------------------------
 
@@ -93,7 +96,7 @@ class Graph:
 
         return PROMPT_VERSION
 
-    @property
+    @cached_property
     def generation_key(self) -> str:
         s = self.settings
         if self.agent_mode:
@@ -102,15 +105,39 @@ class Graph:
             return agent_key(s)
         return generation_key(s.provider or "", s.model or "", self.prompt_version, s.context)
 
+    @cached_property
+    def _generations_dir(self) -> Path:
+        return self.paths.state / "agent" if self.agent_mode else self.paths.generations
+
     def record_file(self, instance_id: str) -> Path:
-        s = self.settings
-        root = self.paths.state / "agent" if self.agent_mode else self.paths.generations
-        return record_path(root, s.provider or "", s.model or "", instance_id)
+        """Built once per instance: a full selection asks for each several times."""
+        path = self._record_files.get(instance_id)
+        if path is None:
+            s = self.settings
+            path = self._record_files[instance_id] = record_path(self._generations_dir, s.provider or "",
+                                                                 s.model or "", instance_id)
+        return path
 
     @property
     def agent_mode(self) -> bool:
         """An agent makes the patches (SPEC.md, Agent mode); gold and given patches need none."""
         return self.settings.agent != "none" and self.settings.needs_provider
+
+    def file_verdict(self, path: Path, judge: Callable[[Path], bool]) -> bool:
+        """judge(path), once per version of the file (a rewrite changes inode or mtime): the run's
+        pre-checks and doit's up-to-date checks ask about the same files. False if it is absent."""
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        known = self._verdicts.get(path)
+        if known is None or known[0] != stamp:
+            known = self._verdicts[path] = (stamp, judge(path))
+        return known[1]
+
+    def generation_current(self, instance_id: str) -> bool:
+        return self.file_verdict(self.record_file(instance_id), lambda p: is_current(p, self.generation_key))
 
     # -- the selection ----------------------------------------------------------------
 
@@ -132,8 +159,13 @@ class Graph:
         if not self.dataset_file.exists():
             run_graph(self, ["dataset"])
 
+    @cached_property
+    def _selected_ids(self) -> list[str]:
+        return [r["instance_id"] for r in self._rows]
+
     def selected_ids(self) -> list[str]:
-        return [r["instance_id"] for r in self.rows()]
+        """Built once per graph: the reporter and several tasks ask for it."""
+        return self._selected_ids if self.dataset_file.exists() else []
 
     def given_predictions(self) -> dict[str, str]:
         """`--predictions FILE`: instance id -> patch, validated."""
@@ -153,8 +185,7 @@ class Graph:
             return []
         if not self.dataset_file.exists():
             return None
-        key = self.generation_key
-        return [i for i in self.selected_ids() if not is_current(self.record_file(i), key)]
+        return [i for i in self.selected_ids() if not self.generation_current(i)]
 
     def previous_summary(self) -> dict | None:
         try:
@@ -168,10 +199,11 @@ class Graph:
         if previous is None:
             raise UsageError(f"no earlier run {self.run_id} to rerun", fix="run `swebench run` first, or pass --run-id")
         if previous.get("evaluation") == "skipped":  # --generate-only: what failed is what errored
-            errored = set(previous.get("error_ids", []))
-            failed = [i for i in self.selected_ids() if i in errored]
+            failed_set = set(previous.get("error_ids", []))
+            failed = [i for i in self.selected_ids() if i in failed_set]
         else:
-            failed = [i for i in self.selected_ids() if i not in set(previous.get("resolved_ids", []))]
+            resolved = set(previous.get("resolved_ids", []))
+            failed = [i for i in self.selected_ids() if i not in resolved]
         for iid in failed:
             if self.settings.needs_provider:
                 self.record_file(iid).unlink(missing_ok=True)
@@ -301,17 +333,24 @@ class Graph:
             from swebench_tasks import images
 
             if g.uses_docker or g.agent_mode:
+                tags = images.local_tags()
                 for row in g.rows():
-                    yield images.image_task(g, row)
+                    yield images.image_task(g, row, tags)
+
+        def repo():
+            """One git fetch per repository of the commits its stale contexts need (no Docker)."""
+            if s.needs_provider and s.context == "retrieval" and not g.uses_docker and not g.agent_mode:
+                from swebench_tasks import retrieval
+
+                yield from retrieval.repo_tasks(g, g.rows(), g.context_budget)
 
         def context():
             """Code context for each instance, retrieved from its repository at the base commit."""
             if s.needs_provider and s.context == "retrieval" and not g.agent_mode:
                 from swebench_tasks import retrieval
 
-                tokens = retrieval.budget(g)  # one catalog read for all instances
                 for row in g.rows():
-                    yield retrieval.context_task(g, row, g.context_file(row["instance_id"]), tokens)
+                    yield retrieval.context_task(g, row, g.context_file(row["instance_id"]), g.context_budget)
 
         def generate():
             """One model call per instance; the patch is kept until provider, model or prompt change."""
@@ -324,13 +363,12 @@ class Graph:
                     path = g.record_file(row["instance_id"])
                     yield agent_task(g, row, path, key, [f"catalog:{s.provider}", f"image:{row['instance_id']}"])
             elif s.needs_provider:
-                key = g.generation_key
                 for row in g.rows():
                     iid = row["instance_id"]
                     path = g.record_file(iid)
                     deps = [f"catalog:{s.provider}"] + ([f"context:{iid}"] if s.context == "retrieval" else [])
                     yield {"name": iid, "actions": [g.guard(lambda row=row, path=path: g.generate(row, path))],
-                           "targets": [path], "uptodate": [lambda path=path: is_current(path, key)],
+                           "targets": [path], "uptodate": [lambda iid=iid: g.generation_current(iid)],
                            "task_dep": deps, "verbosity": 2}
 
         def predictions():
@@ -361,13 +399,13 @@ class Graph:
                    "uptodate": [config_changed({"ids": g.selected_ids()})], "verbosity": 2}
 
         def task_pipeline():
-            """A pipeline stage: image > context > generate > predictions > evaluate > report."""
+            """A pipeline stage: image > repo > context > generate > predictions > evaluate > report."""
             # All stages come from one creator, run once the dataset is cached, so that
             # per-instance tasks can depend on each other by name (generate:x on context:x).
-            for stage in (image, context, generate, predictions, evaluate, report):
+            for stage in (image, repo, context, generate, predictions, evaluate, report):
                 assert stage.__name__ in STAGES
                 tasks = list(stage())
-                if stage in (image, context, generate):  # groups: `doit image` runs every instance
+                if stage in (image, repo, context, generate):  # groups: `doit image` runs every instance
                     yield {"basename": stage.__name__, "name": None, "doc": stage.__doc__}
                     tasks = [{**t, "basename": stage.__name__} for t in tasks]
                 else:
@@ -414,6 +452,20 @@ class Graph:
 
     def context_file(self, instance_id: str) -> Path:
         return self.paths.contexts / f"{instance_id}.json"
+
+    @cached_property
+    def context_budget(self) -> int:
+        """Tokens of code per prompt: one catalog read for all instances."""
+        from swebench_tasks import retrieval
+
+        return retrieval.budget(self)
+
+    @cached_property
+    def remotes(self):
+        """The run's git remotes (retrieval without Docker)."""
+        from swebench_tasks.retrieval import Remotes
+
+        return Remotes(self)
 
     def generate(self, row: dict, path: Path) -> None:
         from swebench_tasks import retrieval
@@ -471,7 +523,7 @@ class Graph:
                     empty_ids: set[str] = frozenset(), modal: bool = False) -> harness.EvalResults:
         """Run the local harness and read its results; shared by evaluate and the smoke test."""
         s = self.settings
-        flags = harness.accepted_flags(s.harness_python, self.paths.preflight / "harness-flags.json")
+        flags = harness.accepted_flags(s.harness_python)
         cmd = harness.build_command(
             python=s.harness_python, flags=flags, dataset=str(dataset), split=s.split,
             predictions=predictions, instance_ids=instance_ids, max_workers=s.max_workers,
@@ -531,6 +583,14 @@ class RunRecord:
     up_to_date: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
+    def up_to_date_lines(self) -> list[str]:
+        """Per stage, what was up to date ("generate: 2294 up to date"): one line, not one per task."""
+        counts: dict[str, int] = {}
+        for name in self.up_to_date:
+            stage = name.split(":", 1)[0]
+            counts[stage] = counts.get(stage, 0) + (1 if ":" in name else 0)
+        return [f"{stage}: {n} up to date" if n else f"{stage}: up to date" for stage, n in counts.items()]
+
 
 def make_reporter(graph: Graph, record: RunRecord):
     """A doit reporter class that feeds the progress bars and the run record, printing nothing."""
@@ -566,7 +626,7 @@ def make_reporter(graph: Graph, record: RunRecord):
                 record.up_to_date.append(task.name)
             if task.name.startswith("generate:"):
                 graph.progress.stage("generate", len(graph.selected_ids()), "Generating patches")
-                graph.progress.advance("generate", task.name.split(":", 1)[1], "cached")
+                graph.progress.advance("generate", task.name.split(":", 1)[1], quiet=True)
 
         def skip_ignore(self, task):
             pass

@@ -158,9 +158,14 @@ class RunProgress:
             else:
                 self._bars[name] = self._progress.add_task(label, total=total, completed=done)
 
-    def advance(self, name: str, item: str, note: str = "") -> None:
+    def advance(self, name: str, item: str, note: str = "", quiet: bool = False) -> None:
+        """One more done; `quiet` moves the bar but prints no line (an up-to-date task)."""
         with self._lock:  # reentrant: the count read and its update are one step
-            self.set(name, self._counts.get(name, (0, 0))[0] + 1, item, note)
+            done, total = self._counts.get(name, (0, 0))
+            if quiet and self._progress is None:
+                self._counts[name] = (done + 1, max(total, done + 1))
+                return
+            self.set(name, done + 1, item, note)
 
     def set(self, name: str, done: int, item: str = "", note: str = "") -> None:
         with self._lock:

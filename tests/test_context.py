@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from swebench_tasks.context import (
-    BM25, DEFAULT_BUDGET, MAX_BUDGET, Context, ContextFile, RepoUnavailable, budget_for,
+    BM25, DEFAULT_BUDGET, MAX_BUDGET, Context, ContextFile, GitCache, RepoUnavailable, budget_for,
     estimate_tokens, fit_budget, rank_files, read_repo_from_git, read_repo_from_image, retrieve,
     span_tokens, tokenize,
 )
 from swebench_tasks.diffs import check_apply, repair_diff
 from tests.test_diffs import git, make_repo
+from tests.test_run import DIFF as DIFF_REPLY, swebench
 
 REPO = {
     "shop/cart.py": (
@@ -214,3 +220,156 @@ def test_read_repo_from_image(docker_engine, instance_dataset, tmp_path: Path) -
 def test_read_repo_from_image_without_the_image_is_unavailable() -> None:
     with pytest.raises(RepoUnavailable):
         read_repo_from_image("swebench-tasks-test/absent:none", docker_host="unix:///nonexistent.sock")
+
+
+# ---- retrieval from git remotes through the graph: one fetch per repository
+
+
+class GitDaemon:
+    """`git daemon` on 127.0.0.1 serving bare repositories under `root` as git://.../<owner>/<name>.git."""
+
+    def __init__(self, root: Path, log: Path):
+        self.root, self.log = root, log
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.proc = subprocess.Popen(
+            ["git", "daemon", "--verbose", "--export-all", "--reuseaddr", "--informative-errors",
+             f"--base-path={root}", "--listen=127.0.0.1", f"--port={self.port}", str(root)],
+            stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        for _ in range(200):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"git daemon did not start: {log.read_text()}")
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The product's GitHub remotes served here instead (git's own url.insteadOf)."""
+        return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.git://127.0.0.1:{self.port}/.insteadOf",
+                "GIT_CONFIG_VALUE_0": "https://github.com/"}
+
+    def requests(self, repo: str) -> int:
+        """How many fetches asked for `repo`."""
+        return self.log.read_text().count(f"Request upload-pack for '/{repo}.git'")
+
+    def serve(self, repo: str, commits: list[dict[str, str]], tmp: Path) -> list[str]:
+        """A repository whose successive commits hold `commits` (file trees); their hashes."""
+        work = make_repo(tmp / "work" / repo, commits[0])
+        hashes = [git(work, "rev-parse", "HEAD").strip()]
+        for tree in commits[1:]:
+            for path, text in tree.items():
+                (work / path).write_text(text)
+            git(work, "commit", "-qam", "next")
+            hashes.append(git(work, "rev-parse", "HEAD").strip())
+        bare = self.root / f"{repo}.git"
+        bare.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+        git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")  # as GitHub allows
+        return hashes
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def git_daemon(tmp_path: Path):
+    (tmp_path / "served").mkdir()
+    daemon = GitDaemon(tmp_path / "served", tmp_path / "daemon.log")
+    yield daemon
+    daemon.stop()
+
+
+def _row(repo: str, n: int, commit: str, statement: str) -> dict:
+    return {"instance_id": f"{repo.replace('/', '__')}-{n}", "repo": repo, "base_commit": commit,
+            "problem_statement": statement, "hints_text": "", "patch": "", "version": "1.0"}
+
+
+def test_one_fetch_per_repository_and_a_failed_remote_said_once(
+        workspace, git_daemon, openai_server, provider_env, monkeypatch, tmp_path):
+    calc = git_daemon.serve("acme/calc", [{"calc.py": f"def add(a, b):\n    return a - b  # v{v}\n"}
+                                          for v in range(3)], tmp_path)
+    text = git_daemon.serve("acme/text", [{"words.py": f"def count(s):  # t{v}\n    return len(s)\n"}
+                                          for v in range(2)], tmp_path)
+    rows = ([_row("acme/calc", i, c, "add() subtracts in calc.py") for i, c in enumerate(calc)]
+            + [_row("acme/text", i, c, "count() in words.py counts letters") for i, c in enumerate(text)]
+            + [_row("acme/gone", i, "f" * 40, f"gone() fails ({i})") for i in range(3)])
+    Path("data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for var, value in {**provider_env, **git_daemon.env}.items():
+        monkeypatch.setenv(var, value)
+    prompts: dict[str, str] = {}
+    openai_server.on_chat = lambda body: prompts.setdefault(json.dumps(body["messages"]), DIFF_REPLY)
+    args = ("run", "--no-input", "--json", "--provider", "openai", "--model", "gpt-4o-mini",
+            "--context", "retrieval", "--generate-only", "-d", "data.jsonl", "--max-workers", "4")
+
+    first = swebench(*args)
+    assert first.returncode == 0, first.stderr
+    assert [git_daemon.requests(r) for r in ("acme/calc", "acme/text", "acme/gone")] == [1, 1, 1]
+    said = [ln for ln in first.stderr.splitlines() if "acme/gone" in ln]
+    assert len(said) == 1 and "statement only" in said[0], first.stderr
+    for n, commit in enumerate(calc):  # each instance saw its own base commit
+        ctx = json.loads(Path(f".swebench/contexts/acme__calc-{n}.json").read_text())
+        assert ctx["strategy"] == "retrieval" and f"# v{n}" in ctx["files"][0]["text"]
+        assert Path(f".swebench/contexts/acme__calc-{n}.json").read_text().startswith('{"budget_tokens": ')
+    assert json.loads(Path(".swebench/contexts/acme__text-1.json").read_text())["files"][0]["path"] == "words.py"
+    assert json.loads(Path(".swebench/contexts/acme__gone-0.json").read_text())["strategy"] == "statement"
+    assert len(prompts) == len(rows)
+
+    again = swebench(*args)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["tasks"]["executed"] == []
+    assert [git_daemon.requests(r) for r in ("acme/calc", "acme/text", "acme/gone")] == [1, 1, 1]
+    assert "repo: 3 up to date" in again.stderr.splitlines() and "context: 8 up to date" in again.stderr
+
+
+def test_a_batch_with_an_unknown_commit_fetches_the_others(remote, tmp_path: Path) -> None:
+    bare, base, head = remote
+    cache = GitCache(tmp_path / "cache")
+    unknown = "1" * 40
+    assert cache.fetch("owner/proj", [base, unknown, head], f"file://{bare}") == [unknown]
+    assert cache.missing("owner/proj", [base, head, unknown]) == [unknown]
+    with pytest.raises(RepoUnavailable, match="could not fetch owner/proj"):
+        cache.fetch("owner/proj", [unknown], f"file://{tmp_path / 'gone.git'}")
+
+
+def test_reads_take_no_lock(remote, tmp_path: Path) -> None:
+    """Instances of one repository are read in parallel: a read does not wait for a fetch's lock."""
+    bare, base, _ = remote
+    cache = GitCache(tmp_path / "cache")
+    cache.fetch("owner/proj", [base], str(bare))
+    read: list[dict] = []
+    with open(tmp_path / "cache" / "owner__proj.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a fetch in progress
+        reader = threading.Thread(target=lambda: read.append(cache.read("owner/proj", base)))
+        reader.start()
+        reader.join(timeout=60)
+        assert read and read[0]["pkg/a.py"] == "A = 1\n"
+
+
+def test_context_currency_reads_the_budget_from_the_head_or_the_whole_file(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from swebench_tasks.retrieval import context_current
+
+    graph = SimpleNamespace(file_verdict=lambda path, judge: judge(path))
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps({"budget_tokens": 13000, "files": [{"text": "x" * 100_000}]}))
+    old = tmp_path / "old.json"  # as written before the budget came first
+    old.write_text(json.dumps({"files": [{"text": "x" * 100_000}], "strategy": "retrieval", "budget_tokens": 13000}))
+    for path in (new, old):
+        assert context_current(graph, path, 13000) and not context_current(graph, path, 4000)
+    assert not context_current(graph, tmp_path / "absent.json", 13000)
+
+
+def test_a_base_commit_that_is_not_a_hash_never_reaches_git(remote, tmp_path: Path) -> None:
+    bare, base, _ = remote
+    cache = GitCache(tmp_path / "cache")
+    hostile = f"--output={tmp_path / 'written'}"
+    assert cache.fetch("owner/proj", [base, hostile, "a\nb"], str(bare)) == []
+    assert cache.missing("owner/proj", [hostile, base, "a\nb"]) == [hostile, "a\nb"]
+    with pytest.raises(RepoUnavailable, match="not a commit hash"):
+        cache.read("owner/proj", hostile)
+    assert not (tmp_path / "written").exists()

@@ -63,6 +63,9 @@ def test_record_round_trip_and_key(tmp_path):
     record.write(path)
     assert GenerationRecord.read(path) == record
     assert is_current(path, "k") and not is_current(path, "other")
+    long = GenerationRecord(**{**record.__dict__, "model": "m" * 5000, "key": "k2"})
+    long.write(path)  # the key beyond the head that is read first
+    assert is_current(path, "k2") and not is_current(path, "k")
     path.write_text("{torn")
     assert GenerationRecord.read(path) is None and not is_current(path, "k")
 

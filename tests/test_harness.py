@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from swebench_tasks import harness
@@ -23,10 +26,55 @@ def test_command_passes_only_accepted_flags(tmp_path):
 
 def test_installed_harness_flags_are_read_and_cached(tmp_path):
     cache = tmp_path / "flags.json"
-    flags = harness.accepted_flags(__import__("sys").executable, cache)
+    flags = harness.accepted_flags(sys.executable, cache)
     assert {"--dataset_name", "--predictions_path", "--run_id", "--report_dir"} <= flags
     assert "--cache_level" not in flags  # removed in 5.x
-    assert json.loads(cache.read_text())["flags"]
+    entry = json.loads(cache.read_text())[os.path.abspath(sys.executable)]
+    assert sorted(flags) == entry["flags"] and entry["stamp"].startswith(version("swebench") + " ")
+
+
+def fake_interpreter(path: Path, stamp: str, flags: str) -> Path:
+    """An interpreter whose harness says `stamp` to the version probe and `flags` to --help; it
+    counts the --help runs in <path>.helps."""
+    path.write_text(f"#!/bin/sh\ncase \"$*\" in\n*--help*) echo x >> '{path}.helps'; echo '{flags}';;\n"
+                    f"*) echo '{stamp}';;\nesac\n")
+    path.chmod(0o755)
+    return path
+
+
+def helps(python: Path) -> int:
+    try:
+        return len(Path(f"{python}.helps").read_text().splitlines())
+    except OSError:
+        return 0
+
+
+def test_flags_are_probed_once_per_interpreter_and_harness_version(tmp_path):
+    cache = tmp_path / "cache" / "flags.json"
+    a = fake_interpreter(tmp_path / "a", "5.0.2 1", "usage: --run_id --report_dir")
+    b = fake_interpreter(tmp_path / "b", "4.1.0 1", "usage: --run_id --namespace")
+    assert harness.accepted_flags(str(a), cache) == {"--run_id", "--report_dir"}
+    assert harness.accepted_flags(str(b), cache) == {"--run_id", "--namespace"}
+    assert harness.accepted_flags(str(a), cache) == {"--run_id", "--report_dir"}  # another working dir
+    assert (helps(a), helps(b)) == (1, 1)
+    fake_interpreter(a, "5.0.3 2", "usage: --run_id")  # the harness was reinstalled
+    assert harness.accepted_flags(str(a), cache) == {"--run_id"} and helps(a) == 2
+
+
+def test_flags_of_a_harness_without_a_readable_version_are_not_cached(tmp_path):
+    cache = tmp_path / "flags.json"
+    odd = tmp_path / "odd"
+    odd.write_text(f"#!/bin/sh\ncase \"$*\" in *--help*) echo x >> '{odd}.helps'; echo '--run_id';; "
+                   "*) exit 1;; esac\n")
+    odd.chmod(0o755)
+    assert harness.accepted_flags(str(odd), cache) == {"--run_id"}
+    assert harness.accepted_flags(str(odd), cache) == {"--run_id"} and helps(odd) == 2
+    assert not cache.exists()
+
+
+def test_flags_cache_lives_in_the_user_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert harness.flags_cache_file() == tmp_path / "swebench-runner" / "harness-flags.json"
 
 
 def _instance_report(root: Path, run_id: str, model: str, iid: str, resolved: bool) -> None:

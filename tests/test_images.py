@@ -225,7 +225,7 @@ def engine(docker_engine: DockerEngine, instance_dataset: InstanceDataset):
 
 @docker
 def test_expected_name_is_pulled_once(workspace: Path, engine: DockerEngine, instance_dataset: InstanceDataset,
-                                      pulls: list) -> None:
+                                      pulls: list, monkeypatch: pytest.MonkeyPatch) -> None:
     iid = instance_dataset.hub_ids[0]
     expected = instance_dataset.row(iid)["image"]
     graph = make_graph(workspace, instance_dataset.path, [iid])
@@ -235,10 +235,13 @@ def test_expected_name_is_pulled_once(workspace: Path, engine: DockerEngine, ins
     assert any("layers" in line and "MB" in line for line in graph.progress.lines), graph.progress.lines
     assert images.recorded(graph.paths)[expected]["how"] == "pulled"
 
+    assert expected in images.local_tags()
+    asked: list[str] = []  # an up-to-date run lists the engine's images once, asks for none by name
+    monkeypatch.setattr(images, "image_id", lambda name: asked.append(name))
     again = make_graph(workspace, instance_dataset.path, [iid])
     run_graph(again, ["image"])
     assert again.record.executed == [] and images_in(again.record.up_to_date) == [f"image:{iid}"]
-    assert pulls == [(expected, None)]
+    assert pulls == [(expected, None)] and asked == []
 
 
 @docker

@@ -6,6 +6,7 @@ they need no Docker engine; tests/test_run_docker.py evaluates with the real har
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -83,6 +84,10 @@ def test_generate_then_rerun_makes_no_request(dataset, openai_server):
     assert chats(openai_server) == 4  # nothing new was asked
     assert again["tasks"]["executed"] == []
     assert "generate:acme__calc-1" in again["tasks"]["up_to_date"]
+    # one line per stage, none per cached instance
+    assert "generate: 4 up to date" in second.stderr.splitlines()
+    assert "predictions: up to date" in second.stderr.splitlines()
+    assert "acme__calc-1" not in second.stderr
 
 
 def test_generate_only_summary_says_evaluation_was_not_asked_for_and_names_the_predictions(dataset,
@@ -334,3 +339,26 @@ def test_a_first_run_in_a_terminal_draws_one_bar_per_phase(dataset, openai_serve
     bars = [line.rstrip() for line in screen.display if "Generating patches" in line]
     assert len(bars) == 1 and "12/12" in bars[0], "\n".join(screen.display)
     assert chats(openai_server) == 12
+
+
+def test_up_to_date_rerun_reads_each_record_once(dataset, openai_server, monkeypatch):
+    """Linear work per task: an up-to-date rerun reads each generation record once (the run's
+    stale check and doit's up-to-date check share it) and builds the id list once, not per task."""
+    from swebench_tasks import run, tasks
+    from swebench_tasks.ui import Ui
+
+    write_dataset(Path("data.jsonl"), 30)
+    assert swebench(*BASE).returncode == 0
+    reads: list[Path] = []
+    builds: list[int] = []
+    real_check, real_ids = tasks.is_current, tasks.Graph._selected_ids.func
+    monkeypatch.setattr(tasks, "is_current", lambda path, key: reads.append(path) or real_check(path, key))
+    monkeypatch.setattr(tasks.Graph, "_selected_ids",
+                        functools.cached_property(lambda self: builds.append(1) or real_ids(self)))
+    tasks.Graph._selected_ids.__set_name__(tasks.Graph, "_selected_ids")
+    flags = {"provider": "openai", "model": "gpt-4o-mini", "context": "statement", "generate_only": True,
+             "dataset": "data.jsonl"}
+    summary = run.execute(Ui(no_input=True, json=True), Path.cwd(), flags, show=False)
+    assert summary["tasks"]["executed"] == [] and summary["selected"] == 30
+    assert len(reads) == len(set(reads)) == 30
+    assert builds == [1]
