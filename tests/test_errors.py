@@ -140,10 +140,11 @@ def test_unwritable_working_directory_is_exit_2_naming_it(workspace, args):
 
 @pytest.mark.docker
 def test_sigterm_stops_the_harness_child(hub_dataset, tmp_path):  # noqa: F811
-    """The harness runs in a doit worker thread, which never sees the signal: the front stops it."""
+    """The harness runs in a doit worker thread, which never sees the signal: the front stops it.
+    The fake passes the version probe (`-c`) and `--help` to the real interpreter."""
     pid_file = tmp_path / "harness.pid"
     fake = tmp_path / "python-harness"
-    fake.write_text(f"#!/bin/sh\ncase \"$*\" in *--help*) exec {sys.executable} \"$@\";; esac\n"
+    fake.write_text(f"#!/bin/sh\ncase \"$*\" in *--help*|-c*) exec {sys.executable} \"$@\";; esac\n"
                     f"echo $$ > {pid_file}\nexec sleep 600\n")
     fake.chmod(0o755)
     proc = subprocess.Popen([sys.executable, "-m", "swebench_tasks", "run", "--no-input", "--json", "--no-preflight",
