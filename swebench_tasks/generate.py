@@ -92,7 +92,7 @@ def generate_one(
     model_info=None,
 ) -> GenerationRecord:
     """Ask the model once; if its diff does not apply, ask once more showing the error."""
-    from swebench_tasks.diffs import extract_diff, repair_diff
+    from swebench_tasks.diffs import NoUsableDiff, patch_from_reply
     from swebench_tasks.pricing import estimate
     from swebench_tasks.prompt import retry_messages
 
@@ -104,7 +104,10 @@ def generate_one(
         record.raw_reply = result.text
         record.input_tokens += result.input_tokens
         record.output_tokens += result.output_tokens
-        record.patch = repair_diff(extract_diff(result.text)) if result.text else ""
+        try:
+            record.patch, record.apply_error = patch_from_reply(result.text), ""
+        except NoUsableDiff as exc:
+            record.patch, record.apply_error = "", exc.message
         if not record.patch or check_apply is None:
             break
         record.applied, record.apply_error, record.patch = check_apply(record.patch)
