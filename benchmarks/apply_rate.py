@@ -82,8 +82,8 @@ def product(reply: Reply) -> tuple[str, str]:
         return "", exc.message
 
 
-def groups(reply: Reply) -> list[str]:
-    """What in this reply trips a naive apply (a reply may fall in several groups)."""
+def groups(reply: Reply, naive_error: str) -> list[str]:
+    """Why this reply's naive block fails (a reply may fall in several groups)."""
     found = []
     fences = re.findall(r"```diff\n(.*?)```", reply.reply, re.DOTALL)
     paths = [p for block in fences for p in {p for p, _ in diffs.hunks_of(block)}]
@@ -92,7 +92,15 @@ def groups(reply: Reply) -> list[str]:
     first = fences[0] if fences else ""
     if len(re.findall(r"^@@", first, re.MULTILINE)) > len(diffs.hunks_of(first)):
         found.append("hunk with no + or - line")  # hunks_of leaves those out
-    return found or ["context misquoted or invented"]
+    if found:
+        return found
+    if not first:
+        return ["no ```diff block"]
+    if "corrupt patch" in naive_error or "without header" in naive_error:
+        return ["hunk line counts off"]
+    if "does not apply" in naive_error or "patch failed" in naive_error:
+        return ["context misquoted or invented"]
+    return [naive_error.splitlines()[0] if naive_error else "other"]
 
 
 def measure(rows: list[Reply], work: Path) -> list[dict]:
@@ -101,25 +109,26 @@ def measure(rows: list[Reply], work: Path) -> list[dict]:
         root = checkout(row, work / str(i))
         patch, refused = product(row)
         check = check_apply(patch, root) if patch else None
+        naive_check = check_apply(naive(row.reply), root)
         results.append({
-            "row": row, "raw": check_apply(row.reply, root).ok, "naive": check_apply(naive(row.reply), root).ok,
-            "product": bool(check and check.ok),
+            "row": row, "raw": check_apply(row.reply, root).ok, "naive": naive_check.ok,
+            "naive_error": naive_check.error, "product": bool(check and check.ok),
             "why": refused or (check.error.splitlines()[0] if check and not check.ok else ""),
         })
     return results
 
 
 def report(results: list[dict]) -> None:
-    print(f"{'replies':34} {'n':>4} {'raw':>10} {'naive':>10} {'product':>10} {'regressions':>12}")
+    print(f"{'replies':34} {'n':>4} {'raw':>12} {'naive':>12} {'product':>12} {'regressions':>12}")
     for context, label in CONTEXTS.items():
         part = [r for r in results if r["row"].context == context]
         n = len(part)
         if not n:
             continue
-        cells = [f"{sum(r[k] for r in part)} ({100 * sum(r[k] for r in part) / n:.0f}%)"
+        cells = [f"{sum(r[k] for r in part)} ({100 * sum(r[k] for r in part) / n:.1f}%)"
                  for k in ("raw", "naive", "product")]
         regressions = sum(r["naive"] and not r["product"] for r in part)
-        print(f"{label:34} {n:>4} " + " ".join(f"{c:>10}" for c in cells) + f" {regressions:>12}")
+        print(f"{label:34} {n:>4} " + " ".join(f"{c:>12}" for c in cells) + f" {regressions:>12}")
     code = [r for r in results if r["row"].context == "code"]
     print("\nReplies written after reading the code that fail naively, by group:")
     print(f"{'group':34} {'n':>4} {'product applies':>16}")
@@ -127,7 +136,7 @@ def report(results: list[dict]) -> None:
     fixed: Counter[str] = Counter()
     for r in code:
         if not r["naive"]:
-            for group in groups(r["row"]):
+            for group in groups(r["row"], r["naive_error"]):
                 tally[group] += 1
                 fixed[group] += r["product"]
     for group, n in tally.most_common():
