@@ -33,8 +33,13 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from swebench_tasks import diffs  # noqa: E402
-from swebench_tasks.diffs import NoUsableDiff, check_apply, extract_diff, patch_from_reply  # noqa: E402
+from swebench_tasks import diffs
+from swebench_tasks.diffs import (
+    NoUsableDiff,
+    check_apply,
+    extract_diff,
+    patch_from_reply,
+)
 
 CORPUS = Path(__file__).with_name("data") / "real_replies.json.gz"
 CONTEXTS = {"code": "written after reading the code", "issue": "from the issue text only"}

@@ -104,7 +104,7 @@ def _file_sections(lines: list[str]) -> list[tuple[str, list[str]]]:
 
 
 def _path_key(path: str) -> str:
-    path = path[len(_CONTAINER_ROOT):] if path.startswith(_CONTAINER_ROOT) else path
+    path = path.removeprefix(_CONTAINER_ROOT)
     path = path[2:] if path[:2] in ("a/", "b/") else path
     return path.removeprefix("./").lstrip("/")
 
@@ -474,12 +474,14 @@ def _place(hunk: _Hunk, file_lines: list[str] | None, new_file: bool,
     for key in (_same, _rstripped, _collapsed):
         for blanks in tries:
             old_side = hunk.old_side(blanks)
+            if not old_side and not file_lines:
+                return 0, hunk.with_blanks(blanks)  # lines added to an empty file
             if not old_side:
                 raise NoUsableDiff(f"a hunk for {path} adds lines without any context to place them")
             pos = _find(old_side, file_lines, hunk.old_start - 1, key)
             if pos is not None:
-                return _with_trailing_context(pos, _adopt_file_text(hunk.with_blanks(blanks), file_lines, pos),
-                                              file_lines)
+                body = _adopt_file_text(hunk.with_blanks(blanks), file_lines, pos)
+                return _with_trailing_context(pos, body, file_lines)
     near = _nearest(hunk.body, file_lines)
     if near is None:
         raise NoUsableDiff(f"a hunk for {path} matches nothing in the file: its context or removed "

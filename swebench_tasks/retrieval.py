@@ -115,7 +115,12 @@ def check_in_image(image: str, diff: str) -> tuple[bool, str, str]:
     """
     import docker
 
-    from swebench_tasks.diffs import NoUsableDiff, apply_check_command, patch_from_reply, touched_paths
+    from swebench_tasks.diffs import (
+        NoUsableDiff,
+        apply_check_command,
+        patch_from_reply,
+        touched_paths,
+    )
 
     client = docker.from_env()
     container = None

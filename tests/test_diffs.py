@@ -17,7 +17,12 @@ import pytest
 
 from benchmarks.apply_rate import Reply, load_corpus, naive
 from swebench_tasks.diffs import (
-    NoUsableDiff, apply_check_command, check_apply, extract_diff, patch_from_reply, repair_diff,
+    NoUsableDiff,
+    apply_check_command,
+    check_apply,
+    extract_diff,
+    patch_from_reply,
+    repair_diff,
 )
 from swebench_tasks.errors import SwebenchError
 
@@ -358,7 +363,8 @@ def test_corpus_rows_name_their_source() -> None:
     rows = load_corpus()
     assert len(rows) >= 100 and {r.context for r in rows} == {"code", "issue"}
     for row in rows:  # an issue-only reply may name only files that do not exist
-        assert (row.files or row.context == "issue") and row.source["repo"] and row.source["path"] and len(row.source["commit"]) == 40
+        assert (row.files or row.context == "issue") and row.source["repo"] and row.source["path"]
+        assert len(row.source["commit"]) == 40
         assert len(row.base_commit) == 40
 
 
@@ -458,4 +464,13 @@ def test_no_diff_in_the_reply_is_the_products_error() -> None:
 
 def test_without_files_the_patch_is_repaired_but_not_placed() -> None:
     reply = "Fix:\n```diff\n--- a/x.py\n+++ b/x.py\n@@ -1,5 +1,9 @@\n-a\n+b\n```\n"
-    assert patch_from_reply(reply) == "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1,1 +1,1 @@\n-a\n+b\n"
+    assert patch_from_reply(reply) == \
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1,1 +1,1 @@\n-a\n+b\n"
+
+
+def test_lines_added_to_an_empty_file_need_no_context(tmp_path: Path) -> None:
+    base = {"pkg/__init__.py": "", "pkg/m.py": "x = 1\n"}
+    repo = make_repo(tmp_path / "r", base)
+    reply = "--- a/pkg/__init__.py\n+++ b/pkg/__init__.py\n@@ -0,0 +1 @@\n+from .m import x\n"
+    patch = patch_from_reply(reply, base)
+    assert applied_files(repo, patch, ["pkg/__init__.py"]) == {"pkg/__init__.py": "from .m import x\n"}
