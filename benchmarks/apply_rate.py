@@ -8,7 +8,9 @@ is checked in a temporary git checkout of those files, three ways:
 - naive: the first ```diff block, as a simple harness would take it;
 - product: `patch_from_reply(reply, files)`, the patch the product submits.
 
-A regression is a reply whose naive block applies but whose product patch does not.
+A regression is a reply whose naive block applies but whose product patch does not;
+where both apply, the files they produce are compared (they differ only where the reply
+revises its first diff later).
 Failure groups say what the replies that fail naively have in common. `--sweep`
 justifies the near-match threshold of the repair: per threshold, the product's apply
 rate, next to the similarity of hunks placed in their own file and of the same hunks'
@@ -65,13 +67,33 @@ def load_corpus(path: Path = CORPUS) -> list[Reply]:
             for row in data["rows"]]
 
 
+GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "core.autocrlf=false"]
+
+
+def git(root: Path, *args: str, stdin: str | None = None) -> None:
+    subprocess.run([*GIT, "-C", str(root), *args], input=stdin, capture_output=True, text=True, check=True)
+
+
 def checkout(reply: Reply, root: Path) -> Path:
-    """A git work tree holding the reply's files as they were at the base commit."""
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    """A git repository whose one commit holds the reply's files as at the base commit."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q")
     for path, text in reply.files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(text.encode())
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--allow-empty", "-m", "base")
     return root
+
+
+def edit(root: Path, patch: str) -> dict[str, str | None]:
+    """The files a patch changes, as they are after applying it (the checkout is reset)."""
+    paths = [p for p, *_ in diffs.hunks_of(patch)]
+    git(root, "apply", "-", stdin=patch)
+    after = {p: (root / p).read_text() if (root / p).exists() else None for p in paths}
+    git(root, "reset", "-q", "--hard")
+    git(root, "clean", "-qfd")
+    return after
 
 
 def naive(reply: str) -> str:
@@ -91,7 +113,7 @@ def groups(reply: Reply, naive_error: str) -> list[str]:
     """Why this reply's naive block fails (a reply may fall in several groups)."""
     found = []
     fences = re.findall(r"```diff\n(.*?)```", reply.reply, re.DOTALL)
-    paths = [p for block in fences for p in {p for p, _ in diffs.hunks_of(block)}]
+    paths = [p for block in fences for p in {p for p, *_ in diffs.hunks_of(block)}]
     if len(paths) != len(set(paths)):
         found.append("several versions of a file")
     first = fences[0] if fences else ""
@@ -115,9 +137,13 @@ def measure(rows: list[Reply], work: Path) -> list[dict]:
         patch, refused = product(row)
         check = check_apply(patch, root) if patch else None
         naive_check = check_apply(naive(row.reply), root)
+        kept = None  # does the product make the naive block's edit (when that applies)?
+        if naive_check.ok and check and check.ok:
+            wanted = edit(root, naive(row.reply))
+            kept = {p: t for p, t in edit(root, patch).items() if p in wanted} == wanted
         results.append({
             "row": row, "raw": check_apply(row.reply, root).ok, "naive": naive_check.ok,
-            "naive_error": naive_check.error, "product": bool(check and check.ok),
+            "naive_error": naive_check.error, "product": bool(check and check.ok), "kept": kept,
             "why": refused or (check.error.splitlines()[0] if check and not check.ok else ""),
         })
     return results
@@ -135,6 +161,9 @@ def report(results: list[dict]) -> None:
         regressions = sum(r["naive"] and not r["product"] for r in part)
         print(f"{label:34} {n:>4} " + " ".join(f"{c:>12}" for c in cells) + f" {regressions:>12}")
     code = [r for r in results if r["row"].context == "code"]
+    changed = [r["row"].instance_id for r in code if r["kept"] is False]
+    print(f"\nReplies whose naive block and product patch both apply: {sum(r['kept'] is not None for r in code)}; "
+          f"the product leaves the naive block's files otherwise in {len(changed)}: {', '.join(changed) or '-'}")
     print("\nReplies written after reading the code that fail naively, by group:")
     print(f"{'group':34} {'n':>4} {'product applies':>16}")
     tally: Counter[str] = Counter()
@@ -152,56 +181,59 @@ def report(results: list[dict]) -> None:
             print(f"  {r['row'].instance_id:34} naive {'ok ' if r['naive'] else 'bad'}  {r['why'][:100]}")
 
 
-def sweep(rows: list[Reply], work: Path) -> None:
-    """Per threshold: hunks placed in their own file and in a file where they do not belong.
+THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
-    Only hunks not found verbatim (whitespace collapsed) need a near match. The control
-    places every hunk of the corpus in two other files of its project (other paths):
-    a match there is a wrong placement. The apply rate is measured again on the replies
-    that hold a near-matched hunk (the others do not depend on the threshold).
+
+def sweep(rows: list[Reply], work: Path) -> None:
+    """Per threshold: hunks placed by a near match in their own file, and wrongly in a control.
+
+    Hunks found verbatim (whitespace collapsed) need no near match; their offset from
+    the stated line bounds the search. The control cuts each such hunk's true stretch
+    out of its file and asks the repair to place it again: wherever it lands is a wrong
+    place (the hunk as if the model had invented it). The apply rate is measured again
+    on the replies that hold a near-matched hunk (the others do not depend on it).
     """
-    own: dict[str, list[float]] = {c: [] for c in CONTEXTS}
-    other: list[float] = []
+    own: dict[str, list[tuple[list[str], list[str], int]]] = {c: [] for c in CONTEXTS}
+    control: list[tuple[list[str], list[str], int]] = []
+    offsets: list[int] = []
     near_rows: list[Reply] = []
-    by_repo: dict[str, dict[str, str]] = {}
-    for r in rows:
-        for path, text in r.files.items():
-            by_repo.setdefault(r.repo, {})[path] = text
     for r in rows:
         needs_near = False
-        for path, body in diffs.hunks_of(extract_diff(r.reply)):
+        for path, body, stated in diffs.hunks_of(extract_diff(r.reply)):
             old = [ln[1:] for ln in body if ln[:1] in (" ", "-")]
-            text = r.files.get(path)
-            if text is None or not old:
+            lines = r.files[path].splitlines() if path in r.files else []
+            if not old or not lines or stated <= 1:
                 continue
-            if diffs._find(old, text.splitlines(), 0, diffs._collapsed) is None:
-                found = diffs.near_match(body, text.splitlines())
-                own[r.context].append(found[0] if found else 0.0)
+            pos = diffs._find(old, lines, stated - 1, diffs._collapsed)
+            if pos is None:
+                own[r.context].append((body, lines, stated - 1))
                 needs_near = True
-            if r.context == "code":
-                for stranger in [t for p, t in by_repo[r.repo].items() if p != path][:2]:
-                    found = diffs.near_match(body, stranger.splitlines())
-                    other.append(found[0] if found else 0.0)
+            elif r.context == "code":
+                offsets.append(abs(pos - (stated - 1)))
+                control.append((body, lines[:pos] + lines[pos + len(old):], stated - 1))
         if needs_near:
             near_rows.append(r)
-    other.sort()
-    for context, scores in own.items():
-        print(f"\nHunks {CONTEXTS[context]} not found verbatim in their own file: {len(scores)}; "
-              "best stretch similarity: " + ", ".join(f"{s:.2f}" for s in sorted(scores)))
-    print(f"Hunks (after reading the code) against other files of their project: {len(other)}; "
-          f"max {other[-1]:.2f}, 99th percentile {other[int(len(other) * 0.99)]:.2f}, "
-          f"95th {other[int(len(other) * 0.95)]:.2f}")
-    print(f"\n{'threshold':>9} {'wrong file placed':>18} " + " ".join(
-        f"{'own placed (' + c + ')':>18} {'applies (' + c + ')':>14}" for c in CONTEXTS))
-    for threshold in (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9):
+    offsets.sort()
+    print(f"\nHunks written after reading the code found verbatim: {len(offsets)}; lines off their stated "
+          f"line: median {offsets[len(offsets) // 2]}, max {offsets[-1]} (the search reaches "
+          f"{diffs._REACH})")
+    for context, hunks in own.items():
+        scores = sorted((diffs.near_match(*h) or (0.0,))[0] for h in hunks)
+        print(f"Hunks {CONTEXTS[context]} not found verbatim: {len(hunks)}; best near-match similarity: "
+              + ", ".join(f"{s:.2f}" for s in scores))
+    print(f"\n{'threshold':>9} {'wrong places (control)':>23} " + " ".join(
+        f"{'placed (' + c + ')':>14} {'replies apply':>14}" for c in CONTEXTS))
+    for threshold in THRESHOLDS:
         with mock.patch.object(diffs, "NEAR_MATCH", threshold):
             results = measure(near_rows, work / f"t{threshold}")
+            wrong = sum(diffs._nearest(*h) is not None for h in control)
+            placed = {c: sum(diffs._nearest(*h) is not None for h in own[c]) for c in CONTEXTS}
         cells = []
         for c in CONTEXTS:
             applied = sum(r["product"] for r in results if r["row"].context == c)
             n = sum(r.context == c for r in near_rows)
-            cells.append(f"{sum(s >= threshold for s in own[c]):>18} {applied:>10}/{n:<3}")
-        print(f"{threshold:>9.2f} {sum(s >= threshold for s in other):>18} " + " ".join(cells))
+            cells.append(f"{placed[c]:>11}/{len(own[c]):<2} {applied:>10}/{n:<3}")
+        print(f"{threshold:>9.2f} {wrong:>14}/{len(control):<8} " + " ".join(cells))
 
 
 def main() -> None:
