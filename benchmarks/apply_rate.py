@@ -162,8 +162,9 @@ def report(results: list[dict]) -> None:
         print(f"{label:34} {n:>4} " + " ".join(f"{c:>12}" for c in cells) + f" {regressions:>12}")
     code = [r for r in results if r["row"].context == "code"]
     changed = [r["row"].instance_id for r in code if r["kept"] is False]
-    print(f"\nReplies whose naive block and product patch both apply: {sum(r['kept'] is not None for r in code)}; "
-          f"the product leaves the naive block's files otherwise in {len(changed)}: {', '.join(changed) or '-'}")
+    both = sum(r["kept"] is not None for r in code)
+    print(f"\nReplies whose naive block and product patch both apply: {both}; the product leaves the "
+          f"naive block's files otherwise in {len(changed)}: {', '.join(changed) or '-'}")
     print("\nReplies written after reading the code that fail naively, by group:")
     print(f"{'group':34} {'n':>4} {'product applies':>16}")
     tally: Counter[str] = Counter()
