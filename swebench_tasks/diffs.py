@@ -479,10 +479,8 @@ def _place(hunk: _Hunk, file_lines: list[str] | None, new_file: bool,
     for key in (_same, _rstripped, _collapsed):
         for blanks in tries:
             old_side = hunk.old_side(blanks)
-            if not old_side and not file_lines:
-                return 0, hunk.with_blanks(blanks)  # lines added to an empty file
-            if not old_side:
-                raise NoUsableDiff(f"a hunk for {path} adds lines without any context to place them")
+            if not old_side:  # pure addition without context: git goes by the stated line
+                return hunk.old_start, hunk.with_blanks(blanks)
             pos = _find(old_side, file_lines, hunk.old_start - 1, key)
             if pos is not None:
                 body = _adopt_file_text(hunk.with_blanks(blanks), file_lines, pos)

@@ -468,9 +468,11 @@ def test_without_files_the_patch_is_repaired_but_not_placed() -> None:
         "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1,1 +1,1 @@\n-a\n+b\n"
 
 
-def test_lines_added_to_an_empty_file_need_no_context(tmp_path: Path) -> None:
-    base = {"pkg/__init__.py": "", "pkg/m.py": "x = 1\n"}
+def test_lines_added_without_context_go_by_the_stated_line(tmp_path: Path) -> None:
+    base = {"pkg/__init__.py": "", "pkg/m.py": "a = 1\nb = 2\nc = 3\n"}
     repo = make_repo(tmp_path / "r", base)
-    reply = "--- a/pkg/__init__.py\n+++ b/pkg/__init__.py\n@@ -0,0 +1 @@\n+from .m import x\n"
+    reply = ("--- a/pkg/__init__.py\n+++ b/pkg/__init__.py\n@@ -0,0 +1 @@\n+from .m import a\n"
+             "--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -2,0 +3 @@\n+bb = 22\n")
     patch = patch_from_reply(reply, base)
-    assert applied_files(repo, patch, ["pkg/__init__.py"]) == {"pkg/__init__.py": "from .m import x\n"}
+    assert applied_files(repo, patch, ["pkg/__init__.py", "pkg/m.py"]) == \
+        {"pkg/__init__.py": "from .m import a\n", "pkg/m.py": "a = 1\nb = 2\nbb = 22\nc = 3\n"}
