@@ -479,8 +479,8 @@ def _place(hunk: _Hunk, file_lines: list[str] | None, new_file: bool,
     for key in (_same, _rstripped, _collapsed):
         for blanks in tries:
             old_side = hunk.old_side(blanks)
-            if not old_side:  # pure addition without context: git goes by the stated line
-                return hunk.old_start, hunk.with_blanks(blanks)
+            if not old_side:
+                return _with_context(hunk, file_lines)
             pos = _find(old_side, file_lines, hunk.old_start - 1, key)
             if pos is not None:
                 body = _adopt_file_text(hunk.with_blanks(blanks), file_lines, pos)
@@ -490,6 +490,19 @@ def _place(hunk: _Hunk, file_lines: list[str] | None, new_file: bool,
         raise NoUsableDiff(f"a hunk for {path} matches nothing in the file: its context or removed "
                            f"lines are not there")
     return _with_trailing_context(*near, file_lines)
+
+
+def _with_context(hunk: _Hunk, file_lines: list[str]) -> tuple[int, list[str]]:
+    """A pure addition without context, given the file's lines around its stated line.
+
+    git would pin a hunk without trailing context to the end of the file; "-N,0"
+    means after line N, and a stated count other than 0 means before line N.
+    """
+    at = min(len(file_lines), max(0, hunk.old_start - (hunk.stated_old != 0)))
+    start = max(0, at - 3)
+    before = [" " + ln for ln in file_lines[start:at]]
+    after = [" " + ln for ln in file_lines[at:at + 3]]
+    return (start + 1 if before or after else 0), before + hunk.body + after
 
 
 def _same(line: str) -> str:
