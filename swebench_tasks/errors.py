@@ -53,7 +53,11 @@ class PromptRejected(ProviderError, InstanceError):
 
 
 class NoUsableDiff(InstanceError):
-    """The model answered, but its reply holds no diff to submit."""
+    """The model answered, but its reply holds no diff to submit, or one whose hunks cannot
+    all be placed in the files (a patch missing a hunk never reaches the harness)."""
+
+    def __init__(self, message: str, fix: str | None = None, detail: str | None = None):
+        super().__init__(message, fix or "rerun it with --rerun-failed, or try another model or --context", detail)
 
 
 class EngineError(SwebenchError):

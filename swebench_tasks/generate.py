@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from swebench_tasks.config import slug
-from swebench_tasks.errors import InstanceError, NoUsableDiff
+from swebench_tasks.errors import InstanceError
 from swebench_tasks.providers import ChatResult, Message, OnWait, Provider
 
 # Runs `git apply --check` for a diff against the instance's base commit:
@@ -110,10 +110,10 @@ def generate_one(
 ) -> GenerationRecord:
     """Ask the model once; if its diff does not apply, ask once more showing the error.
 
-    A failure of this instance alone (InstanceError) is kept in the record's `error`;
-    anything that would fail every instance propagates and stops the run.
+    A failure of this instance alone (InstanceError, e.g. NoUsableDiff) is kept in the
+    record's `error`; anything that would fail every instance propagates and stops the run.
     """
-    from swebench_tasks.diffs import extract_diff, repair_diff
+    from swebench_tasks.diffs import patch_from_reply
     from swebench_tasks.pricing import estimate
     from swebench_tasks.prompt import retry_messages
 
@@ -126,10 +126,7 @@ def generate_one(
             record.raw_reply = result.text
             record.input_tokens += result.input_tokens
             record.output_tokens += result.output_tokens
-            record.patch = repair_diff(extract_diff(result.text)) if result.text else ""
-            if not record.patch:
-                raise NoUsableDiff("the model's reply holds no usable diff",
-                                   fix="rerun it with --rerun-failed, or try another model or --context")
+            record.patch = patch_from_reply(result.text)
             if check_apply is None:
                 break
             record.applied, record.apply_error, record.patch = check_apply(record.patch)

@@ -197,10 +197,19 @@ def apply_checker(graph, row: dict):
 
 
 def check_in_image(image: str, diff: str) -> tuple[bool, str, str]:
-    """(applies, git's error, patch): a refused patch is repaired once more with the real file texts."""
+    """(applies, git's error, patch): a refused patch is repaired once more with the real file texts.
+
+    Repair may refuse the patch (a hunk it cannot place): its reason joins git's error,
+    which goes back to the model with the retry.
+    """
     import docker
 
-    from swebench_tasks.diffs import apply_check_command, repair_diff, touched_paths
+    from swebench_tasks.diffs import (
+        NoUsableDiff,
+        apply_check_command,
+        patch_from_reply,
+        touched_paths,
+    )
 
     client = docker.from_env()
     container = None
@@ -222,7 +231,10 @@ def check_in_image(image: str, diff: str) -> tuple[bool, str, str]:
             shown = container.exec_run(["git", "show", f"HEAD:{path}"], workdir="/testbed")
             if shown.exit_code == 0:
                 files[path] = shown.output.decode(errors="replace")
-        repaired = repair_diff(diff, files) if files else diff
+        try:
+            repaired = patch_from_reply(diff, files) if files else diff
+        except NoUsableDiff as exc:
+            return False, f"{error}\n{exc.message}", diff
         if repaired != diff and attempt(repaired)[0]:
             return True, "", repaired
         return False, error, diff

@@ -1,9 +1,10 @@
-"""extract_diff / repair_diff / check_apply against real `git apply` in temporary repositories.
+"""patch_from_reply / extract_diff / repair_diff / check_apply against real `git apply`.
 
 Each typical defect of a model's diff is made from a correct `git diff`; the test shows
 that git refuses the defective diff and that the repaired one applies and produces
-exactly the intended files. The defect functions and the repository helpers are also
-used by benchmarks/apply_rate.py.
+exactly the intended files. Replies of the real corpus (benchmarks/data) show the
+defects models really write: several versions of a file, hunks that change nothing,
+misquoted context, and a hunk that cannot be placed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from swebench_tasks.diffs import apply_check_command, check_apply, extract_diff, repair_diff
+from benchmarks.apply_rate import Reply, load_corpus, naive
+from swebench_tasks.diffs import (
+    NoUsableDiff,
+    apply_check_command,
+    check_apply,
+    extract_diff,
+    patch_from_reply,
+    repair_diff,
+)
+from swebench_tasks.errors import SwebenchError
 
 GIT_ENV = ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "core.autocrlf=false"]
 
@@ -332,3 +342,137 @@ def test_check_apply_reports_git_error(repo: Path) -> None:
 def test_apply_check_command_reads_stdin_and_never_the_patch_in_argv() -> None:
     assert apply_check_command() == ["git", "apply", "--check", "-"]
     assert apply_check_command("/testbed") == ["git", "-C", "/testbed", "apply", "--check", "-"]
+
+
+# ---- patch_from_reply on replies of the real corpus
+
+@pytest.fixture(scope="module")
+def corpus() -> dict[str, Reply]:
+    return {r.instance_id: r for r in load_corpus() if r.context == "code"}
+
+
+def checkout(tmp_path: Path, reply: Reply) -> Path:
+    return make_repo(tmp_path / "repo", reply.files)
+
+
+def changed_lines(diff: str) -> list[str]:
+    return [ln for ln in diff.splitlines() if ln[:1] in ("+", "-") and not ln.startswith(("+++", "---"))]
+
+
+def test_corpus_rows_name_their_source() -> None:
+    rows = load_corpus()
+    assert len(rows) >= 100 and {r.context for r in rows} == {"code", "issue"}
+    for row in rows:  # an issue-only reply may name only files that do not exist
+        assert (row.files or row.context == "issue") and row.source["repo"] and row.source["path"]
+        assert len(row.source["commit"]) == 40
+        assert len(row.base_commit) == 40
+
+
+def test_several_versions_of_a_file_the_last_one_wins(tmp_path: Path, corpus) -> None:
+    reply = corpus["pytest-dev__pytest-7220"]  # a diff, "Wait, ...", then a revised diff
+    repo = checkout(tmp_path, reply)
+    assert reply.reply.count("```diff") == 2 and check_apply(naive(reply.reply), repo).ok
+    patch = patch_from_reply(reply.reply, reply.files)
+    last = reply.reply[reply.reply.rindex("```diff"):]
+    assert changed_lines(patch) == changed_lines(naive(last))
+    assert "+        assert r is not None" not in patch  # a line only the first version had
+    assert applied_files(repo, patch, ["src/_pytest/main.py"]) == \
+        applied_files(repo, naive(last), ["src/_pytest/main.py"])
+
+
+def test_a_revision_of_one_file_keeps_the_other_file() -> None:
+    one = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+    two = "--- a/y.py\n+++ b/y.py\n@@ -1 +1 @@\n-c\n+d\n"
+    revised = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+B\n"
+    reply = f"```diff\n{one}{two}```\nWait, better:\n```diff\n{revised}```\n"
+    assert extract_diff(reply) == revised + two
+
+
+def test_blocks_equal_up_to_whitespace_collapse_into_one() -> None:
+    block = "--- a/x.py\n+++ b/x.py\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+    reply = f"```diff\n{block}```\nAgain:\n```diff\n{block}\n\n```\n"
+    assert repair_diff(extract_diff(reply)) == repair_diff(block)
+
+
+def test_a_cut_off_last_version_loses_to_the_last_complete_one() -> None:
+    done = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+    assert extract_diff(f"```diff\n{done}```\nBetter:\n```diff\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a") \
+        == done
+
+
+def test_hunks_that_change_nothing_are_dropped(tmp_path: Path, corpus) -> None:
+    reply = corpus["django__django-13230"]  # its first hunk only quotes context
+    repo = checkout(tmp_path, reply)
+    assert "corrupt patch" in check_apply(naive(reply.reply), repo).error
+    patch = patch_from_reply(reply.reply, reply.files)
+    assert patch.count("\n@@ ") == 1 and changed_lines(patch) == changed_lines(naive(reply.reply))
+    assert check_apply(patch, repo).ok
+
+
+def test_context_misquoted_in_whitespace_is_taken_from_the_file(tmp_path: Path, corpus) -> None:
+    reply = corpus["scikit-learn__scikit-learn-10508"]  # context lines lost their trailing spaces
+    repo = checkout(tmp_path, reply)
+    assert "patch does not apply" in check_apply(naive(reply.reply), repo).error
+    patch = patch_from_reply(reply.reply, reply.files)
+    assert check_apply(patch, repo).ok
+    assert [ln.rstrip() for ln in changed_lines(patch)] == \
+        [ln.rstrip() for ln in changed_lines(naive(reply.reply))]
+
+
+def test_a_hunk_whose_lines_are_not_in_the_file_refuses_the_patch(corpus) -> None:
+    reply = corpus["mwaskom__seaborn-2848"]  # removes lines the file does not have
+    with pytest.raises(NoUsableDiff, match="seaborn/axisgrid.py"):
+        patch_from_reply(reply.reply, reply.files)
+    assert issubclass(NoUsableDiff, SwebenchError)
+
+
+def test_one_unplaceable_hunk_refuses_the_others_too(tmp_path: Path, corpus) -> None:
+    reply = corpus["django__django-13447"]  # four hunks; the last removes this line
+    removed = "-        app_dict = self._build_app_dict(request, app_label)\n"
+    assert check_apply(patch_from_reply(reply.reply, reply.files), checkout(tmp_path, reply)).ok
+    broken = reply.reply.replace(removed, "-        app_dict = build_everything_else()\n")
+    assert broken != reply.reply
+    with pytest.raises(NoUsableDiff, match="django/contrib/admin/sites.py"):
+        patch_from_reply(broken, reply.files)
+
+
+def test_near_match_rebuilds_the_hunk_from_the_file(tmp_path: Path) -> None:
+    base = {"m.py": "import os\n\n\ndef load(path):\n    # read the whole config file\n"
+                    "    with open(path) as fh:\n        return fh.read()\n\n\nVALUE = 1\n"}
+    repo = make_repo(tmp_path / "r", base)
+    reply = ("```diff\n--- a/m.py\n+++ b/m.py\n@@ -4,3 +4,3 @@\n def load(path):\n"
+             "     # read the config file\n     with open(path) as fh:\n-        return fh.read()\n"
+             "+        return fh.read().strip()\n```\n")
+    patch = patch_from_reply(reply, base)
+    assert "     # read the whole config file\n" in patch  # the file's line, not the misquote
+    assert applied_files(repo, patch, ["m.py"])["m.py"] == base["m.py"].replace(
+        "return fh.read()", "return fh.read().strip()")
+
+
+def test_a_removed_line_unlike_the_file_is_refused() -> None:
+    base = {"m.py": "def f():\n    x = compute_total(items)\n    return x\n"}
+    reply = "--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n def f():\n-    y = 2\n+    x = 3\n     return x\n"
+    with pytest.raises(NoUsableDiff):
+        patch_from_reply(reply, base)
+
+
+def test_no_diff_in_the_reply_is_the_products_error() -> None:
+    for reply in ("", "I could not find the bug.", "```diff\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n a\n```"):
+        with pytest.raises(SwebenchError):
+            patch_from_reply(reply)
+
+
+def test_without_files_the_patch_is_repaired_but_not_placed() -> None:
+    reply = "Fix:\n```diff\n--- a/x.py\n+++ b/x.py\n@@ -1,5 +1,9 @@\n-a\n+b\n```\n"
+    assert patch_from_reply(reply) == \
+        "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1,1 +1,1 @@\n-a\n+b\n"
+
+
+def test_lines_added_without_context_go_by_the_stated_line(tmp_path: Path) -> None:
+    base = {"pkg/__init__.py": "", "pkg/m.py": "a = 1\nb = 2\nc = 3\n"}
+    repo = make_repo(tmp_path / "r", base)
+    reply = ("--- a/pkg/__init__.py\n+++ b/pkg/__init__.py\n@@ -0,0 +1 @@\n+from .m import a\n"
+             "--- a/pkg/m.py\n+++ b/pkg/m.py\n@@ -2,0 +3 @@\n+bb = 22\n")
+    patch = patch_from_reply(reply, base)
+    assert applied_files(repo, patch, ["pkg/__init__.py", "pkg/m.py"]) == \
+        {"pkg/__init__.py": "from .m import a\n", "pkg/m.py": "a = 1\nb = 2\nbb = 22\nc = 3\n"}
