@@ -45,10 +45,10 @@ def patch_from_reply(reply: str, files: Mapping[str, str] | None = None) -> str:
     """
     diff = extract_diff(reply)
     if not diff:
-        raise NoUsableDiff("the reply holds no unified diff")
+        raise NoUsableDiff("the reply holds no usable diff (no unified diff in it)")
     patch = repair_diff(diff, files)
     if not patch:
-        raise NoUsableDiff("the reply's diff changes nothing (every hunk is empty)")
+        raise NoUsableDiff("the reply holds no usable diff (every hunk changes nothing)")
     return patch
 
 
