@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from swebench_tasks.errors import SwebenchError
+from swebench_tasks.files import safe_name
 
 CHARS_PER_TOKEN = 4
 DEFAULT_BUDGET = 13_000  # tokens when the context length is unknown: SWE-bench's "BM25 13K"
@@ -493,14 +494,15 @@ def read_repo_from_git(repo: str, base_commit: str, cache_dir: Path, *,
     The export-ignore attribute is neutralised so the archive holds every tracked file.
     """
     url = remote_url or f"https://github.com/{repo}.git"
-    git_dir = cache_dir / (repo.replace("/", "__") + ".git")
+    name = safe_name(repo.replace("/", "__"))
+    git_dir = cache_dir / f"{name}.git"
     cache_dir.mkdir(parents=True, exist_ok=True)
 
     def git(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(["git", "--git-dir", str(git_dir), *args],
                               capture_output=True, check=False)
 
-    with open(cache_dir / (repo.replace("/", "__") + ".lock"), "w") as lock:
+    with open(cache_dir / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel generation tasks share the cache
         if not git_dir.exists():
             subprocess.run(["git", "init", "--bare", "-q", str(git_dir)], check=True,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from swebench_tasks.config import slug
+from swebench_tasks.files import safe_name, write_atomic
 from swebench_tasks.providers import ChatResult, Message, OnWait, Provider
 
 # Runs `git apply --check` for a diff against the instance's base commit:
@@ -56,10 +56,7 @@ class GenerationRecord:
 
     def write(self, path: Path) -> None:
         """Atomic: a run killed mid-write leaves the old record or none, never half."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(self)}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(asdict(self), indent=1))
 
 
 def generation_key(provider: str, model: str, prompt_version: str, context: str) -> str:
@@ -69,7 +66,7 @@ def generation_key(provider: str, model: str, prompt_version: str, context: str)
 
 def record_path(generations_dir: Path, provider: str, model: str, instance_id: str) -> Path:
     """Records live per (provider, model): switching back to a model reuses its patches."""
-    return generations_dir / slug(f"{provider}__{model}") / f"{instance_id}.json"
+    return generations_dir / safe_name(slug(f"{provider}__{model}")) / f"{safe_name(instance_id)}.json"
 
 
 def is_current(path: Path, key: str) -> bool:

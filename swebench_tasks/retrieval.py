@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from swebench_tasks.errors import SwebenchError
+from swebench_tasks.files import write_atomic
 
 _said_fallback = threading.Event()
 
@@ -57,10 +58,7 @@ def build(graph, row: dict, path: Path, budget_tokens: int) -> None:
     else:
         data = json.loads(retrieve(row, files, budget_tokens).to_json())
         data["budget_tokens"] = budget_tokens
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data))
 
 
 def read_repository(graph, row: dict) -> dict[str, str] | None:

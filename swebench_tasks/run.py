@@ -99,6 +99,7 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
         graph = Graph(settings, ui)
         graph.ensure_dataset()
         graph.rows()  # a bad selection (unknown id) fails here, before any work
+        graph.check_evaluable()
         stale = graph.stale_generations()
         if stale:
             graph.key = key or resolve_key(settings, ui)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from swebench_tasks.errors import AuthError, ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, is_chat_model
 from swebench_tasks.providers._http import Http
 from swebench_tasks.providers._openai_compat import endpoint
 from swebench_tasks.secrets import key_fix
@@ -37,7 +37,8 @@ class Anthropic:
         params: dict[str, object] = {"limit": PAGE}
         while True:
             page = self.http.get("/v1/models", params=params)
-            models += [ModelInfo(id=str(row["id"])) for row in page.get("data", []) if row.get("id")]
+            models += [ModelInfo(id=str(row["id"])) for row in page.get("data", [])
+                       if row.get("id") and is_chat_model(str(row["id"]), row)]
             if not page.get("has_more") or not page.get("last_id"):
                 return models
             params = {"limit": PAGE, "after_id": page["last_id"]}

@@ -8,7 +8,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from swebench_tasks.errors import ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, is_chat_model
 from swebench_tasks.providers._http import Http
 
 DEFAULT_HOST = "http://localhost:11434"
@@ -52,8 +52,8 @@ class Ollama:
 
     def list_models(self) -> list[ModelInfo]:
         data = self.http.get("/api/tags")
-        return sorted((ModelInfo(id=str(m["name"])) for m in data.get("models", []) if m.get("name")),
-                      key=lambda m: m.id)
+        return sorted((ModelInfo(id=str(m["name"])) for m in data.get("models", [])
+                       if m.get("name") and is_chat_model(str(m["name"]), m)), key=lambda m: m.id)
 
     def validate_key(self) -> None:
         """No key: check instead that the server is running."""
