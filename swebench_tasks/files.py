@@ -34,7 +34,7 @@ def safe_name(text: str) -> str:
     """
     if len(text) <= MAX_NAME and PLAIN.fullmatch(text):
         return text
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")[:PREFIX].rstrip("._-") or "x"
+    readable = re.sub(r"[^A-Za-z0-9-]+", "_", text).strip("_-")[:PREFIX].rstrip("_-") or "x"
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{readable}-{digest}"
 
