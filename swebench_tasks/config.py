@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from swebench_tasks.errors import UsageError
@@ -138,7 +138,7 @@ class Settings:
         """Gold patches and given predictions need no model."""
         return not (self.gold or self.predictions)
 
-    @property
+    @cached_property  # read per instance by many tasks; Settings is frozen
     def model_name(self) -> str:
         """`model_name_or_path` as the harness sees it. The harness names a log folder after it
         (with '/' as '__'), so a name that would not be a plain folder name is mapped."""
@@ -149,7 +149,7 @@ class Settings:
         name = predictions_model_name(self.predictions) if self.predictions else self.model or "unknown"
         return name if is_safe_name(model_dir_name(name)) else safe_name(name)
 
-    @property
+    @cached_property
     def effective_run_id(self) -> str:
         """Default run id is stable per (dataset, model), so a rerun finds its own work.
         Always a plain folder name: `--run-id` is checked, the default is made safe."""
