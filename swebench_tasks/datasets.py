@@ -29,8 +29,8 @@ EVALUATION_FIELDS = ("instance_id", "repo", "version", "image", "eval_script", "
 # A Hugging Face dataset id as the Hub accepts it: owner/name, no '..', no leading or trailing '.' '-'.
 HUB_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?",
                     re.ASCII)
-# Retrieval hands base_commit to git as an argument: a commit hash, never an option.
-COMMIT = re.compile(r"[0-9a-fA-F]{7,64}")
+# Retrieval hands base_commit to git as an argument: a revision, never an option or a second word.
+COMMIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
 
 
 def is_local(dataset: str) -> bool:
@@ -130,8 +130,8 @@ def check_rows(rows: object, name: str) -> None:
         seen.add(iid)
         commit = row.get("base_commit")
         if commit is not None and not (isinstance(commit, str) and COMMIT.fullmatch(commit)):
-            raise UsageError(f"dataset {name}: row {iid!r} has base_commit {commit!r}, not a commit hash",
-                             fix="give base_commit as the commit's hex hash")
+            raise UsageError(f"dataset {name}: row {iid!r} has base_commit {commit!r}, not a git revision",
+                             fix="give base_commit as the commit's hash")
 
 
 def check_evaluable(rows: list[dict]) -> None:

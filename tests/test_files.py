@@ -135,7 +135,7 @@ def test_duplicate_and_non_text_ids_are_refused_naming_the_id():
         datasets.check_rows(rows("a__b-1", "c__d-2", "a__b-1"), "data.jsonl")
     with pytest.raises(UsageError, match="non-text instance_id 7"):
         datasets.check_rows(rows(7), "data.jsonl")
-    with pytest.raises(UsageError, match="not a commit hash"):
+    with pytest.raises(UsageError, match="not a git revision"):
         datasets.check_rows(rows("a", base_commit="--output=/tmp/x"), "data.jsonl")
     datasets.check_rows(rows(*HOSTILE[:8], base_commit="0" * 40), "data.jsonl")  # generation takes any id
 
