@@ -7,12 +7,11 @@ read back. The file never holds a key.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+from swebench_tasks.files import write_atomic
 from swebench_tasks.providers import ModelInfo, OnWait, get_provider
 
 
@@ -22,16 +21,7 @@ def fetch_catalog(provider: str, key: str | None, path: Path | str, on_wait: OnW
     models = client.list_models()
     doc = {"provider": provider, "base_url": client.base_url, "fetched_at": time.time(),
            "curated": bool(getattr(client, "curated", False)), "models": [asdict(m) for m in models]}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(Path(path), json.dumps(doc, indent=1))
     return models
 
 

@@ -10,10 +10,11 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from swebench_tasks.errors import UsageError
+from swebench_tasks.files import is_safe_name, safe_name
 
 PROVIDERS = ("openai", "anthropic", "openrouter", "huggingface", "ollama")
 BACKENDS = ("local", "sb-cli", "modal")
@@ -33,6 +34,11 @@ VARIABLES: dict[str, tuple[str, object]] = {
     "agent": ("SWEBENCH_AGENT", "none"),
 }
 INT_SETTINGS = {"count", "max_workers"}
+# Settings fields given as text flags, by the flag that sets them (errors name the flag).
+TEXT_FLAGS = {"provider": "--provider", "model": "--model", "profile": "--profile", "dataset": "--dataset",
+              "split": "--split", "run_id": "--run-id", "backend": "--backend", "context": "--context",
+              "instance_ids": "--instance-ids"}
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -138,21 +144,24 @@ class Settings:
         """Gold patches and given predictions need no model."""
         return not (self.gold or self.predictions)
 
-    @property
+    @cached_property  # read per instance by many tasks; Settings is frozen
     def model_name(self) -> str:
-        """`model_name_or_path` as the harness sees it."""
+        """`model_name_or_path` as the harness sees it. The harness names a log folder after it
+        (with '/' as '__'), so a name that would not be a plain folder name is mapped."""
         if self.gold:
             return "gold"
-        if self.predictions:
-            return predictions_model_name(self.predictions)
-        return self.model or "unknown"
+        from swebench_tasks.harness import model_dir_name
 
-    @property
+        name = predictions_model_name(self.predictions) if self.predictions else self.model or "unknown"
+        return name if is_safe_name(model_dir_name(name)) else safe_name(name)
+
+    @cached_property
     def effective_run_id(self) -> str:
-        """Default run id is stable per (dataset, model), so a rerun finds its own work."""
+        """Default run id is stable per (dataset, model), so a rerun finds its own work.
+        Always a plain folder name: `--run-id` is checked, the default is made safe."""
         if self.run_id:
             return self.run_id
-        return slug(f"{dataset_slug(self.dataset)}-{self.model_name}")
+        return safe_name(slug(f"{dataset_slug(self.dataset)}-{self.model_name}"))
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -183,7 +192,11 @@ def predictions_model_name(path: Path) -> str:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """The `.env` values, or {} if there is none. An unreadable file is a usage error."""
+    """The `.env` values exactly as written, or {} if there is none.
+
+    No interpolation: `${HOME}` in a value is those seven characters, as save_defaults wrote
+    them. An unreadable file is a usage error.
+    """
     if not path.exists():
         return {}
     try:
@@ -192,7 +205,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
         raise UsageError(f"cannot read {path}: {exc}", fix=f"fix or remove {path}") from None
     from dotenv import dotenv_values
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
 
 
 def lookup(name: str, dotenv: dict[str, str]) -> str | None:
@@ -210,11 +223,15 @@ def load_settings(workdir: Path | None = None, **flags) -> Settings:
     """
     workdir = Path(workdir or Path.cwd()).resolve()
     dotenv = read_dotenv(workdir / ".env")
+    for name, flag in TEXT_FLAGS.items():
+        for value in flags[name] if isinstance(flags.get(name), tuple) else [flags.get(name)]:
+            check_text(flag, value)
     values: dict[str, object] = {}
     for name, (var, default) in VARIABLES.items():
         raw, source = flags.get(name), f"--{name.replace('_', '-')}"
         if raw is None:
             raw, source = lookup(var, dotenv), var
+            check_text(var, raw)
         if raw is None:
             raw = default
         if name in INT_SETTINGS and raw is not None:
@@ -268,39 +285,41 @@ def validate(s: Settings) -> None:
         raise UsageError(f"unknown agent {s.agent!r}", fix=f"use one of: {', '.join(AGENTS)} (SWEBENCH_AGENT)")
     if s.context not in CONTEXTS:
         raise UsageError(f"unknown context {s.context!r}", fix=f"use one of: {', '.join(CONTEXTS)}")
-    if s.run_id is not None and (not s.run_id or slug(s.run_id) != s.run_id):
+    if s.run_id is not None and not (is_safe_name(s.run_id) and slug(s.run_id) == s.run_id):
         raise UsageError(
-            f"run id {s.run_id!r} may only use letters, digits, '.', '_' and '-'",
-            fix="pass e.g. --run-id my-run-1",
+            f"--run-id {s.run_id!r} is not a plain folder name",
+            fix="pass e.g. --run-id my-run-1 (letters, digits, '.', '_' and '-'; not '.' or '..')",
         )
     if s.predictions is not None and not Path(s.predictions).is_file():
         raise UsageError(f"predictions file {s.predictions} does not exist", fix="pass an existing --predictions FILE")
 
 
-def save_defaults(workdir: Path, values: dict[str, str | None], *, overwrite: bool = True) -> list[str]:
-    """Write non-secret defaults to `.env` atomically; returns the variables written.
+def check_text(name: str, value: object) -> None:
+    """One line of text: a value bound for `.env`, a path or an argv never carries a newline,
+    carriage return, NUL or other control character. `name` is the flag or variable to fix."""
+    if isinstance(value, str) and CONTROL.search(value):
+        raise UsageError(f"{name} must be one line without control characters, got {value!r}",
+                         fix=f"pass {name} without newlines, carriage returns or NUL")
 
-    With overwrite=False an existing value is kept (a user's setting always wins).
+
+def save_defaults(workdir: Path, values: dict[str, str | None], *, overwrite: bool = True) -> list[str]:
+    """Write non-secret defaults to `.env`; returns the variables written.
+
+    Each value is quoted by python-dotenv (`set_key`, which replaces the file atomically), so
+    `$`, quotes, `#`, `=` and spaces read back exactly; a multi-line value is refused, as it
+    could add a line of its own. With overwrite=False an existing value is kept (a user's
+    setting always wins).
     """
+    from dotenv import set_key
+
+    for var, value in values.items():
+        check_text(var, value)
     path = Path(workdir) / ".env"
     current = read_dotenv(path)
-    lines = path.read_text().splitlines() if path.exists() else []
     written: list[str] = []
     for var, value in values.items():
-        if value is None:
+        if value is None or (var in current and (not overwrite or current[var] == value)):
             continue
-        if var in current and (not overwrite or current[var] == value):
-            continue
-        entry = f"{var}={value}"
-        for i, line in enumerate(lines):
-            if re.match(rf"\s*(export\s+)?{re.escape(var)}\s*=", line):
-                lines[i] = entry
-                break
-        else:
-            lines.append(entry)
+        set_key(path, var, value, quote_mode="always")
         written.append(var)
-    if written:
-        tmp = path.with_name(f".env.tmp.{os.getpid()}")
-        tmp.write_text("\n".join(lines) + "\n")
-        os.replace(tmp, path)
     return written

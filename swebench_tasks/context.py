@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from swebench_tasks.errors import SwebenchError
+from swebench_tasks.files import safe_name
 
 CHARS_PER_TOKEN = 4
 DEFAULT_BUDGET = 13_000  # tokens when the context length is unknown: SWE-bench's "BM25 13K"
@@ -483,8 +484,9 @@ def read_repo_from_image(image: str, *, docker_host: str | None = None,
 
 
 def repo_dir_name(repo: str) -> str:
-    """The cache's name for a repository ("django/django" -> "django__django")."""
-    return repo.replace("/", "__")
+    """The cache's name for a repository ("django/django" -> "django__django"); a name from
+    the dataset, so never a path as it is (files.safe_name)."""
+    return safe_name(repo.replace("/", "__"))
 
 
 def default_remote(repo: str) -> str:

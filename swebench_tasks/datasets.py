@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from swebench_tasks.config import slug
 from swebench_tasks.errors import UsageError
+from swebench_tasks.files import atomic_file, is_safe_name, safe_name
 
 ALIASES = {
     "lite": "SWE-bench/SWE-bench_Lite",
@@ -25,6 +27,11 @@ LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
 GENERATION_FIELDS = ("instance_id", "problem_statement")
 EVALUATION_FIELDS = ("instance_id", "repo", "version", "image", "eval_script", "log_parser",
                      "eval_type", "FAIL_TO_PASS", "PASS_TO_PASS")
+# A Hugging Face dataset id as the Hub accepts it: owner/name, no '..', no leading or trailing '.' '-'.
+HUB_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?",
+                    re.ASCII)
+# Retrieval hands base_commit to git as an argument: a revision, never an option or a second word.
+COMMIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
 
 
 def is_local(dataset: str) -> bool:
@@ -39,10 +46,11 @@ def resolve(dataset: str, workdir: Path) -> str:
             raise UsageError(f"dataset file {dataset} does not exist", fix="pass an existing .json/.jsonl/.parquet with -d")
         return str(path)
     name = ALIASES.get(dataset.lower(), dataset)
-    if "/" not in name:
+    if not HUB_ID.fullmatch(name):
         raise UsageError(
             f"unknown dataset {dataset!r}",
-            fix=f"use one of {', '.join(ALIASES)}, a Hugging Face id (org/name) or a local .jsonl",
+            fix=f"use one of {', '.join(ALIASES)}, a Hugging Face id (owner/name) "
+                "or an existing .json/.jsonl/.parquet file",
         )
     return name
 
@@ -51,7 +59,7 @@ def cache_path(state_dir: Path, dataset: str, split: str, workdir: Path) -> Path
     """One cache file per (dataset, split); a local file is keyed by its path."""
     name = resolve(dataset, workdir)
     key = slug(name.replace("/", "__")) if not is_local(dataset) else slug(Path(name).stem) + "-" + _short_hash(name)
-    return state_dir / "datasets" / f"{key}-{slug(split)}.jsonl"
+    return state_dir / "datasets" / f"{safe_name(f'{key}-{slug(split)}')}.jsonl"
 
 
 def _short_hash(text: str) -> str:
@@ -157,18 +165,56 @@ def _hub_unreachable(hub: str, name: str) -> str | None:
 
 
 def check_rows(rows: object, name: str) -> None:
-    """Reject a malformed dataset before anything is cached."""
+    """Reject a malformed dataset before anything is cached: each row an object with the
+    fields generation needs, ids that are text and unique (each names a doit task)."""
     if not isinstance(rows, list) or not rows:
         raise UsageError(f"dataset {name} has no rows", fix="pass a dataset with at least one row")
+    seen: set[str] = set()
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise UsageError(f"dataset {name}: row {i} is not an object", fix="fix the dataset file")
         missing = [f for f in GENERATION_FIELDS if not row.get(f)]
         if missing:
             raise UsageError(
-                f"dataset {name}: row {i} ({row.get('instance_id', '?')}) lacks {', '.join(missing)}",
+                f"dataset {name}: row {i} ({row.get('instance_id', '?')!r}) lacks {', '.join(missing)}",
                 fix="fix the dataset file (harness row schema)",
             )
+        iid = row["instance_id"]
+        if not isinstance(iid, str):
+            raise UsageError(f"dataset {name}: row {i} has a non-text instance_id {iid!r}",
+                             fix="make every instance_id a string")
+        if iid in seen:
+            raise UsageError(f"dataset {name}: instance id {iid!r} appears twice",
+                             fix="keep one row per instance_id in the dataset file")
+        seen.add(iid)
+        commit = row.get("base_commit")
+        if commit is not None and not (isinstance(commit, str) and COMMIT.fullmatch(commit)):
+            raise UsageError(f"dataset {name}: row {iid!r} has base_commit {commit!r}, not a git revision",
+                             fix="give base_commit as the commit's hash")
+
+
+def check_evaluable(rows: list[dict]) -> None:
+    """What the official 5.x harness cannot take, refused before any work is done.
+
+    It names a log folder after each instance id (and a container), and takes the id from the
+    dataset: an id that is not a plain folder name must not reach it. Rows in the classic
+    SWE-bench format (no image, eval_script, log_parser) fail inside it with a KeyError.
+    """
+    for row in rows:
+        if not is_safe_name(row["instance_id"]):
+            raise UsageError(
+                f"instance id {row['instance_id']!r} cannot be evaluated: the harness would use it "
+                "as a folder name",
+                fix="rename it in the dataset (letters, digits, '.', '_', '-'; at most 100 characters), "
+                    "leave it out with --instance-ids, or stop before evaluation with --generate-only")
+    gaps = missing_evaluation_fields(rows)
+    if gaps:
+        iid, missing = next(iter(gaps.items()))
+        raise UsageError(
+            f"{len(gaps)} selected row(s), e.g. {iid!r}, lack {', '.join(missing)}, which the swebench 5.x "
+            "harness needs (rows in the classic SWE-bench format have no image, eval_script or log_parser)",
+            fix="use a 5.x dataset (-d lite, verified or full carry image, eval_script and log_parser), "
+                "or --generate-only and evaluate the predictions with a harness that builds its own images")
 
 
 def missing_evaluation_fields(rows: list[dict]) -> dict[str, list[str]]:
@@ -183,14 +229,9 @@ def missing_evaluation_fields(rows: list[dict]) -> dict[str, list[str]]:
 
 def write_jsonl(dest: Path, rows: list[dict]) -> None:
     """Write rows atomically: readers see the old file or the new one, never half."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
+    with atomic_file(dest) as fh:
         for row in rows:
             fh.write(json.dumps(row, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
 
 
 def load_cached(path: Path) -> list[dict]:

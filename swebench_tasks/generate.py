@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from typing import Callable
 
 from swebench_tasks.config import slug
 from swebench_tasks.errors import InstanceError
+from swebench_tasks.files import safe_name, write_atomic
 from swebench_tasks.providers import ChatResult, Message, OnWait, Provider
 
 # Runs `git apply --check` for a diff against the instance's base commit:
@@ -60,10 +60,7 @@ class GenerationRecord:
     def write(self, path: Path, extra: dict | None = None) -> None:
         """Atomic: a run killed mid-write leaves the old record or none, never half.
         `extra` keys ride along (agent mode keeps the agent's outcome there)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(self)}.tmp")
-        tmp.write_text(json.dumps({**asdict(self), **(extra or {})}, indent=1))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps({**asdict(self), **(extra or {})}, indent=1))
 
 
 def generation_key(provider: str, model: str, prompt_version: str, context: str) -> str:
@@ -73,7 +70,7 @@ def generation_key(provider: str, model: str, prompt_version: str, context: str)
 
 def record_path(generations_dir: Path, provider: str, model: str, instance_id: str) -> Path:
     """Records live per (provider, model): switching back to a model reuses its patches."""
-    return generations_dir / slug(f"{provider}__{model}") / f"{instance_id}.json"
+    return generations_dir / safe_name(slug(f"{provider}__{model}")) / f"{safe_name(instance_id)}.json"
 
 
 # `write` puts the key near the top (dataclass order, indent=1), before the patch and reply:

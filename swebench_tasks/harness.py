@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from swebench_tasks.errors import EngineError
+from swebench_tasks.files import safe_name
 
 MODULE = "swebench.harness.run_evaluation"
 # Variables no harness child needs: keys stay in this process.
@@ -45,15 +46,20 @@ class EvalResults:
 
 
 def model_dir_name(model_name: str) -> str:
+    """The harness's folder name for a model."""
     return model_name.replace("/", "__")
 
 
+# The harness builds these paths itself from the same names; for the names it is given
+# (plain ones: see Settings.model_name, datasets.check_evaluable) safe_name changes nothing.
+# Other writers of the harness's layout (the sb-cli backend) may see any id.
+
 def summary_report_path(report_dir: Path, model_name: str, run_id: str) -> Path:
-    return report_dir / f"{model_dir_name(model_name)}.{run_id}.json"
+    return report_dir / f"{safe_name(model_dir_name(model_name))}.{safe_name(run_id)}.json"
 
 
 def instance_log_dir(logs_root: Path, run_id: str, model_name: str, instance_id: str) -> Path:
-    return logs_root / run_id / model_dir_name(model_name) / instance_id
+    return logs_root / safe_name(run_id) / safe_name(model_dir_name(model_name)) / safe_name(instance_id)
 
 
 def child_env() -> dict[str, str]:

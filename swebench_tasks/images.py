@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import quote, urlencode, urlsplit
 
 from swebench_tasks.errors import EngineError, UsageError
+from swebench_tasks.files import write_atomic
 
 if TYPE_CHECKING:
     from swebench_tasks.config import Paths, Settings
@@ -295,11 +296,7 @@ def _update_record(paths: Paths, change: Callable[[dict[str, dict]], None]) -> N
     with _RECORD_LOCK:
         images = recorded(paths)
         change(images)
-        path = record_file(paths)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(json.dumps({"images": images}, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        write_atomic(record_file(paths), json.dumps({"images": images}, indent=1, sort_keys=True) + "\n")
 
 
 def remember(paths: Paths, names: list[str], instance_id: str, how: str) -> None:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from swebench_tasks import harness, images
 from swebench_tasks.errors import EngineError, SwebenchError, UsageError
+from swebench_tasks.files import write_atomic
 
 if TYPE_CHECKING:
     from swebench_tasks.config import Settings
@@ -328,10 +329,7 @@ class unchanged:
 
 
 def _write(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def read_record(path: Path) -> dict | None:
@@ -378,6 +376,7 @@ def system_state(graph: Graph) -> dict:
 
 def run_system(graph: Graph) -> SystemReport:
     """The system checks, printed ✔/✖ as they conclude; raises for the first required failure."""
+    graph.check_evaluable()
     report = run_checks(graph.settings, graph.rows(), docker=graph.uses_docker, provider_url=provider_url(graph))
     for check in report.checks:
         graph.progress.note(check.line())

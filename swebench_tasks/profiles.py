@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from swebench_tasks.errors import UsageError
+from swebench_tasks.files import write_atomic
 from swebench_tasks.secrets import DEFAULT_PROFILE, KEY_ENV, account
 
 APP = "swebench-runner"
@@ -81,17 +81,8 @@ def load() -> dict[str, ProviderProfiles]:
 def save(table: dict[str, ProviderProfiles]) -> Path:
     """Write the table atomically (temp file in the same dir, then rename)."""
     path = profiles_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"version": 1, "providers": {p: t.to_json() for p, t in table.items()}}
-    fd, tmp = tempfile.mkstemp(prefix=".profiles.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(doc, indent=2) + "\n")
     return path
 
 

@@ -7,11 +7,11 @@ Written to `results/<run_id>/summary.json` with per-instance artifacts beside it
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from swebench_tasks.files import safe_name, write_atomic
 from swebench_tasks.harness import EvalResults, instance_log_dir, log_tail
 
 
@@ -69,7 +69,7 @@ def write_artifacts(*, results_dir: Path, summary: dict, predictions: dict[str, 
     run_id = summary["run_id"]
     for iid in dict.fromkeys(summary["resolved_ids"] + summary["unresolved_ids"] + summary["error_ids"] + [
             i for i, p in predictions.items() if not p.patch.strip()]):
-        out = results_dir / iid
+        out = results_dir / safe_name(iid)
         out.mkdir(parents=True, exist_ok=True)
         pred = predictions.get(iid)
         (out / "patch.diff").write_text(pred.patch if pred else "")
@@ -82,10 +82,7 @@ def write_artifacts(*, results_dir: Path, summary: dict, predictions: dict[str, 
             if (log_dir / name).exists():
                 (out / "log_tail.txt").write_text(f"{log_dir / name}\n{log_tail(log_dir / name, 40)}\n")
                 break
-    results_dir.mkdir(parents=True, exist_ok=True)
-    tmp = results_dir / f".summary.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, results_dir / "summary.json")
+    write_atomic(results_dir / "summary.json", json.dumps(summary, indent=2))
 
 
 def render(ui, summary: dict) -> None:

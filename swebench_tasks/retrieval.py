@@ -21,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 
 from swebench_tasks.errors import SwebenchError
+from swebench_tasks.files import write_atomic
 
 
 def context_task(graph, row: dict, path: Path, tokens: int) -> dict:
@@ -149,10 +150,7 @@ def build(graph, row: dict, path: Path, budget_tokens: int) -> None:
         data.update(strategy="statement", files=[])
     else:
         data.update(json.loads(retrieve(row, files, budget_tokens).to_json()), budget_tokens=budget_tokens)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data))
 
 
 def read_repository(graph, row: dict) -> dict[str, str] | None:

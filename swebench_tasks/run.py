@@ -82,6 +82,7 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
         graph = Graph(settings, ui)
         graph.ensure_dataset()
         graph.rows()  # a bad selection (unknown id) fails here, before any work
+        graph.check_evaluable()
         if settings.rerun_failed:  # first: the patches it forgets are stale, and need the key
             graph.prepare_rerun_failed()
         stale = graph.stale_generations()

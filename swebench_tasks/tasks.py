@@ -25,6 +25,7 @@ from typing import Callable
 from swebench_tasks import datasets, harness
 from swebench_tasks.config import Settings, load_settings
 from swebench_tasks.errors import SwebenchError, UsageError
+from swebench_tasks.files import safe_name
 from swebench_tasks.generate import GenerationRecord, generation_key, is_current, record_path
 from swebench_tasks.report import Prediction
 from swebench_tasks.ui import RunProgress, Ui
@@ -173,7 +174,7 @@ class Graph:
         rows = datasets.read_local(path)
         out = {}
         for i, row in enumerate(rows):
-            if not isinstance(row, dict) or "instance_id" not in row or "model_patch" not in row:
+            if not isinstance(row, dict) or not isinstance(row.get("instance_id"), str) or "model_patch" not in row:
                 raise UsageError(f"predictions file {path}: row {i} lacks instance_id or model_patch",
                                  fix="each row needs instance_id, model_name_or_path, model_patch")
             out[row["instance_id"]] = row["model_patch"] or ""
@@ -423,6 +424,17 @@ class Graph:
         s = self.settings
         return s.backend == "local" and not s.generate_only
 
+    @property
+    def uses_harness(self) -> bool:
+        """Evaluation by the official harness from this machine (on Docker, or its Modal path)."""
+        s = self.settings
+        return s.backend in ("local", "modal") and not s.generate_only
+
+    def check_evaluable(self) -> None:
+        """Refuse a selection the harness cannot take, before any work (datasets.check_evaluable)."""
+        if self.uses_harness:
+            datasets.check_evaluable(self.rows())
+
     # -- actions ------------------------------------------------------------------------
 
     def fetch_dataset(self) -> None:
@@ -451,7 +463,7 @@ class Graph:
         return next((m for m in models if m.id == self.settings.model), None)
 
     def context_file(self, instance_id: str) -> Path:
-        return self.paths.contexts / f"{instance_id}.json"
+        return self.paths.contexts / f"{safe_name(instance_id)}.json"
 
     @cached_property
     def context_budget(self) -> int:
@@ -523,6 +535,8 @@ class Graph:
                     empty_ids: set[str] = frozenset(), modal: bool = False) -> harness.EvalResults:
         """Run the local harness and read its results; shared by evaluate and the smoke test."""
         s = self.settings
+        wanted = set(instance_ids)
+        datasets.check_evaluable([r for r in self.rows() if r["instance_id"] in wanted])
         flags = harness.accepted_flags(s.harness_python)
         cmd = harness.build_command(
             python=s.harness_python, flags=flags, dataset=str(dataset), split=s.split,

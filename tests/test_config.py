@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from swebench_tasks.config import load_settings, save_defaults
+from swebench_tasks.config import load_settings, read_dotenv, save_defaults
 from swebench_tasks.errors import UsageError
 
 
@@ -34,6 +34,7 @@ def test_save_defaults_keeps_other_lines_and_user_values(workspace):
     assert written == ["SWEBENCH_MODEL"]
     text = Path(".env").read_text()
     assert "# mine" in text and "NO_COLOR=1" in text and "SWEBENCH_DOCKER_NAMESPACE=mine.example/ns" in text
+    assert read_dotenv(Path(".env"))["SWEBENCH_MODEL"] == "m"
     assert save_defaults(Path.cwd(), {"SWEBENCH_MODEL": "m"}) == []  # unchanged value: no write
 
 

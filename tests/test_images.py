@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from swebench_tasks import images
 from swebench_tasks.config import load_settings
@@ -258,7 +259,7 @@ def test_fallback_is_pulled_tagged_and_saved_once(workspace: Path, engine: Docke
     assert images.image_id(row["image"]) == images.image_id(fallback)
     env = (workspace / ".env").read_text()
     assert env.count("SWEBENCH_DOCKER_NAMESPACE=") == 1
-    assert f"SWEBENCH_DOCKER_NAMESPACE={instance_dataset.fallback_namespace}" in env
+    assert dotenv_values(workspace / ".env")["SWEBENCH_DOCKER_NAMESPACE"] == instance_dataset.fallback_namespace
     assert set(images.recorded(graph.paths)) == {row["image"], fallback}
 
     # Same instance again: present, so nothing is pulled and `.env` is not touched.

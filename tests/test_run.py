@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from tests.support.providers import Failure
 
@@ -315,7 +316,7 @@ def test_saved_defaults_from_setup_are_used(dataset, openai_server):
     out = swebench("setup", "--no-input", "--provider", "openai", "--model", "gpt-4o-mini",
                    "-d", "data.jsonl", "--count", "1")
     assert out.returncode == 0, out.stderr
-    assert "SWEBENCH_MODEL=gpt-4o-mini" in Path(".env").read_text()
+    assert dotenv_values(".env", interpolate=False)["SWEBENCH_MODEL"] == "gpt-4o-mini"
     out = swebench("run", "--no-input", "--json", "--context", "statement", "--generate-only")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["selected"] == 1

@@ -76,10 +76,10 @@ def erase(n: int = 8) -> str:
 
 
 def dotenv(path: Path = Path(".env")) -> dict[str, str]:
-    """The `.env` the tool wrote, as a dict."""
-    if not path.exists():
-        return {}
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    """The `.env` the tool wrote, as a dict (read as python-dotenv reads it, quotes removed)."""
+    from dotenv import dotenv_values
+
+    return dict(dotenv_values(path, interpolate=False)) if path.exists() else {}
 
 
 def save_openai_defaults(dataset: Path, count: int) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import threading
@@ -30,6 +29,7 @@ from typing import Callable
 
 from swebench_tasks import datasets
 from swebench_tasks.errors import AuthError, ProviderError, SwebenchError, UsageError
+from swebench_tasks.files import write_atomic
 
 OWNER = "sb-cli"  # the key owner in secrets: SWEBENCH_API_KEY, keychain account `sb-cli`
 # Hugging Face id (lower-cased) -> the service's subset name (sb_cli.config.Subset values).
@@ -294,11 +294,8 @@ class Record:
                              "again, to a new service run)") from None
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"runs": {k: asdict(v) for k, v in self.runs.items()},
-                                   "sent": {k: asdict(v) for k, v in self.sent.items()}}, indent=1))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps({"runs": {k: asdict(v) for k, v in self.runs.items()},
+                                            "sent": {k: asdict(v) for k, v in self.sent.items()}}, indent=1))
 
     def run_of(self, instance_id: str, patch: str, subset: str, split: str) -> ServiceRun | None:
         """The service run that has this very patch, if any."""
@@ -522,8 +519,4 @@ def _write(graph, ids: list[str], patches: dict[str, str], verdicts: dict[str, b
         "backend": "sb-cli",
         "service_runs": sorted(members),
     }
-    path = graph.harness_report
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report, indent=4))
-    os.replace(tmp, path)
+    write_atomic(graph.harness_report, json.dumps(report, indent=4))

@@ -13,8 +13,10 @@ from swebench_tasks.errors import UsageError
 
 def find_summary(results: Path, run_id: str | None) -> Path:
     if run_id:
+        from swebench_tasks.files import is_safe_name
+
         path = results / run_id / "summary.json"
-        if not path.exists():
+        if not is_safe_name(run_id) or not path.exists():
             raise UsageError(f"no run named {run_id!r} in {results}", fix="see `ls results/` for run ids")
         return path
     candidates = sorted(results.glob("*/summary.json"), key=lambda p: p.stat().st_mtime)

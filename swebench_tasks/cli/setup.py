@@ -12,15 +12,21 @@ from swebench_tasks.errors import UsageError
 
 def write_config(workdir: Path, *, provider: str, model: str, dataset: str | None,
                  count: int | None) -> dict[str, str]:
-    """The saved defaults a later `swebench run` (and Quick Run) uses; refused while a run holds
-    the working directory, whose settings it would change under it."""
+    """The saved defaults a later `swebench run` (and Quick Run) uses; every value is checked
+    before anything is written, and it is refused while a run holds the working directory,
+    whose settings it would change under it."""
     from swebench_tasks import files
-    from swebench_tasks.config import PROVIDERS, Paths, save_defaults
+    from swebench_tasks.config import PROVIDERS, Paths, check_text, save_defaults
+    from swebench_tasks.datasets import resolve
 
+    for flag, value in (("--provider", provider), ("--model", model), ("--dataset", dataset)):
+        check_text(flag, value)
     if provider not in PROVIDERS:
         raise UsageError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}")
     if count is not None and count < 0:
         raise UsageError(f"--count must be positive, got {count}", fix="pass e.g. --count 5")
+    if dataset is not None:
+        resolve(dataset, workdir)  # an alias, an existing file or a Hub id, else exit 2 with the fix
     # None leaves the saved value alone; 0 means the whole dataset.
     values = {"SWEBENCH_PROVIDER": provider, "SWEBENCH_MODEL": model,
               "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": None if count is None else str(count)}

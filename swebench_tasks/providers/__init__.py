@@ -7,6 +7,7 @@ cheap and imports nothing heavy; HTTP (httpx) is imported on first request.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -16,6 +17,32 @@ NAMES = ("openai", "anthropic", "openrouter", "huggingface", "ollama")
 
 # Called with (seconds, reason) before each wait (a 429's Retry-After, a backoff).
 OnWait = Callable[[float, str], None]
+
+# Ids of models that answer no chat: embeddings, moderation, speech, images, realtime audio,
+# rerankers and the legacy completion-only models.
+NON_CHAT = re.compile(r"embed|moderation|whisper|(^|[-_./:])tts([-_.:]|$)|transcri|dall-e|gpt-image|"
+                      r"realtime|(^|[-_./:])audio|sora|rerank|^(babbage|davinci)-", re.I)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def is_chat_model(model_id: str, row: dict | None = None) -> bool:
+    """A catalog entry a picker may offer: a one-line id, and a chat model as the catalog says
+    (its output modalities include text) or, where it says nothing, as its id shows.
+
+    Catalog ids are data (OpenRouter lists thousands of third-party ones): an id with a
+    control character is never offered, so it never reaches `.env`, a path or a prompt.
+    """
+    if not model_id or CONTROL.search(model_id) or NON_CHAT.search(model_id):
+        return False
+    arch = (row or {}).get("architecture")
+    if isinstance(arch, dict):
+        outputs = arch.get("output_modalities")
+        if isinstance(outputs, list) and "text" not in outputs:
+            return False
+        modality = arch.get("modality")
+        if isinstance(modality, str) and "->" in modality and "text" not in modality.split("->", 1)[1]:
+            return False
+    return True
 
 
 @dataclass(frozen=True)

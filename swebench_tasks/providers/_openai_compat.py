@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from swebench_tasks.errors import AuthError, ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall, is_chat_model
 from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.secrets import key_fix
 
@@ -47,7 +47,8 @@ class OpenAICompatible:
         if not isinstance(rows, list):
             raise ProviderError(f"{self.name} GET {self.http.url('/models')} returned no model list",
                                 fix=f"check {self.endpoint_env}")
-        models = [self.model_info(row) for row in rows if isinstance(row, dict) and row.get("id")]
+        models = [self.model_info(row) for row in rows
+                  if isinstance(row, dict) and row.get("id") and is_chat_model(str(row["id"]), row)]
         return sorted(models, key=lambda m: m.id)
 
     def model_info(self, row: dict) -> ModelInfo:

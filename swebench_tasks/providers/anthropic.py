@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from swebench_tasks.errors import AuthError, ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall, is_chat_model
 from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.providers._openai_compat import arguments_object, endpoint
 from swebench_tasks.secrets import key_fix
@@ -39,7 +39,8 @@ class Anthropic:
         params: dict[str, object] = {"limit": PAGE}
         while True:
             page = self.http.get("/v1/models", params=params)
-            models += [ModelInfo(id=str(row["id"])) for row in page.get("data", []) if row.get("id")]
+            models += [ModelInfo(id=str(row["id"])) for row in page.get("data", [])
+                       if row.get("id") and is_chat_model(str(row["id"]), row)]
             if not page.get("has_more") or not page.get("last_id"):
                 return models
             params = {"limit": PAGE, "after_id": page["last_id"]}

@@ -8,7 +8,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from swebench_tasks.errors import ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, is_chat_model
 from swebench_tasks.providers._http import Http
 from swebench_tasks.providers._openai_compat import arguments_object, read_tool_call, wire_tools
 
@@ -53,8 +53,8 @@ class Ollama:
 
     def list_models(self) -> list[ModelInfo]:
         data = self.http.get("/api/tags")
-        return sorted((ModelInfo(id=str(m["name"])) for m in data.get("models", []) if m.get("name")),
-                      key=lambda m: m.id)
+        return sorted((ModelInfo(id=str(m["name"])) for m in data.get("models", [])
+                       if m.get("name") and is_chat_model(str(m["name"]), m)), key=lambda m: m.id)
 
     def validate_key(self) -> None:
         """No key: check instead that the server is running."""
