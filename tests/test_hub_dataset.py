@@ -50,7 +50,7 @@ def test_lite_is_fetched_through_load_dataset_then_read_from_the_cache(hf_env, h
 
     rows = [json.loads(line) for line in lite_cache(workspace).read_text().splitlines()]
     assert rows == lite_rows() and set(rows[0]) == set(COLUMNS)
-    prediction = json.loads(Path(".swebench/runs", summary["run_id"], "predictions.jsonl").read_text())
+    prediction = json.loads(Path(summary["predictions_path"]).read_text())
     assert prediction["instance_id"] == INSTANCES[0].instance_id
     assert prediction["model_patch"] == INSTANCES[0].gold_patch
 
