@@ -81,7 +81,8 @@ def main() -> None:
     server = OpenAIServer().start()
     server.on_chat = lambda body: DIFF
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": KEYS["openai"],
-           "SWEBENCH_CONFIG_DIR": tempfile.mkdtemp(), "PYTHONDONTWRITEBYTECODE": "0"}
+           "SWEBENCH_CONFIG_DIR": tempfile.mkdtemp()}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # any value turns bytecode caching off; users have it on
     rows = []
     try:
         work = Path(tempfile.mkdtemp(prefix="swebench-bench-"))
