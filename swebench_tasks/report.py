@@ -88,8 +88,11 @@ def write_artifacts(*, results_dir: Path, summary: dict, predictions: dict[str, 
 def render(ui, summary: dict) -> None:
     """The evaluation summary as a rich table (plain text under --no-input)."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"EVALUATION SUMMARY  {summary['run_id']}", show_header=False, box=None)
+    from swebench_tasks.ui import printable
+
+    table = Table(title=Text(f"EVALUATION SUMMARY  {printable(summary['run_id'])}"), show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
     cost = summary.get("cost_usd")
@@ -119,9 +122,10 @@ def render(ui, summary: dict) -> None:
         rows[1:1] = [("Agent", f"{summary['agent']} ({', '.join(summary.get('protocols', [])) or '-'})"),
                      ("Agent steps", f"{summary.get('steps', 0)} "
                                      f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or '-'})")]
-    for name, value in rows:
-        table.add_row(name, str(value))
+    for name, value in rows:  # values carry names from data: plain text, never markup
+        table.add_row(name, Text(printable(str(value))))
     ui.print(table)
     reasons = summary.get("error_reasons") or {}
     for iid in summary["error_ids"]:
-        ui.print(f"Error in {iid}: {reasons.get(iid, 'see ' + summary['results_dir'] + '/' + iid)}", markup=False)
+        reason = reasons.get(iid, "see " + summary["results_dir"] + "/" + iid)
+        ui.print(printable(f"Error in {iid}: {reason}"), markup=False)

@@ -39,6 +39,13 @@ def dotenv_no_color() -> bool:
     return bool(read_dotenv(Path(".env")).get("NO_COLOR"))
 
 
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes: ids and names from a dataset or a
+    catalog must never move the cursor or recolour the terminal (an ESC sequence in an id)."""
+    return text if text.isprintable() else "".join(
+        c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+
+
 def waiting(seconds: float, reason: str) -> str:
     """How a provider wait (a 429's Retry-After, a backoff) is shown, in every command."""
     return f"waiting {seconds:.0f}s: {reason}"
@@ -82,7 +89,7 @@ class Ui:
 
     def line(self, text: str) -> None:
         """One stable progress line (stderr), for logs and CI."""
-        self.err.print(text, markup=False)
+        self.err.print(printable(text), markup=False)
 
     def wait_line(self, seconds: float, reason: str) -> None:
         """A provider wait, said as it starts (on stderr): a silent wait looks like a hang."""
@@ -195,6 +202,6 @@ class RunProgress:
     def item(self, text: str) -> None:
         """A line about one item that carries outside data (a command): printed without markup."""
         if self._progress is not None:
-            self._progress.console.print(text, markup=False, highlight=False)
+            self._progress.console.print(printable(text), markup=False, highlight=False)
         else:
             self.ui.line(text)

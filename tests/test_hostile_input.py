@@ -238,3 +238,28 @@ def test_classic_rows_are_refused_with_the_fix(workspace, instance_dataset, dock
     assert not Path("logs").exists()
     gen = swebench("run", "--no-input", "--json", "--model", "gold", "-d", "classic.jsonl", "--generate-only")
     assert gen.returncode == 0, gen.stderr
+
+
+def test_ids_and_names_from_data_never_reach_the_terminal_as_control_or_markup():
+    """An ESC sequence or rich markup in an id or model name is shown, not obeyed."""
+    import io
+
+    from rich.console import Console
+
+    from swebench_tasks.report import render
+    from swebench_tasks.ui import Ui, printable
+
+    assert printable("django__django-11099") == "django__django-11099"
+    assert printable("a\x1b[2Jb\nc\x00") == "a\\x1b[2Jb\\nc\\x00"
+    ui = Ui(no_input=True)
+    out = io.StringIO()
+    ui.__dict__["console"] = Console(file=out, color_system=None, force_terminal=False, width=200)
+    summary = {"run_id": "r", "provider": "openai", "model": "[/]x[bold]\x1b[31m", "dataset": "d",
+               "selected": 1, "generated": 0, "applied": None, "evaluated": 0, "resolved": 0, "unresolved": 0,
+               "errors": 1, "empty_patches": 0, "tokens": {"input": 0, "output": 0}, "cost_usd": None,
+               "results_dir": "results/r", "predictions_path": None, "report_path": None,
+               "error_ids": ["bad\x1b]0;title\x07id"], "error_reasons": {"bad\x1b]0;title\x07id": "[red]no diff"}}
+    render(ui, summary)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "[/]x[bold]\\x1b[31m" in text and "[red]no diff" in text
