@@ -163,7 +163,7 @@ class Settings:
             return self.run_id
         return safe_name(slug(f"{dataset_slug(self.dataset)}-{self.model_name}"))
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return replace(self, **changes)
 
 

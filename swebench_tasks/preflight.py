@@ -21,9 +21,10 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from swebench_tasks import harness, images
@@ -99,7 +100,7 @@ def check_harness(python: str) -> Check:
     return Check("harness", True, f"swebench {version} (Python {py_version}, {python})")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def harness_version(python: str) -> str | None:
     """The installed harness's version, cheaply (it keys the smoke test's cache)."""
     if Path(python).resolve() == Path(sys.executable).resolve():

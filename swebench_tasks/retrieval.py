@@ -11,9 +11,9 @@ instances fall back to the problem statement at once. Patches are checked with
 from __future__ import annotations
 
 import io
-import shlex
 import json
 import re
+import shlex
 import subprocess
 import tarfile
 import threading

@@ -17,10 +17,10 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
 from swebench_tasks import datasets, harness
 from swebench_tasks.config import Settings, load_settings
@@ -29,7 +29,6 @@ from swebench_tasks.files import safe_name
 from swebench_tasks.generate import GenerationRecord, generation_key, is_current, record_path
 from swebench_tasks.report import Prediction
 from swebench_tasks.ui import RunProgress, Ui
-
 
 CATALOG_TTL_SECONDS = 24 * 3600
 

@@ -10,11 +10,11 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
-
+from typing import Any
 
 _emitted = False  # whether this process has written its JSON document
 
@@ -52,7 +52,7 @@ class Ui:
     json: bool = False
 
     @classmethod
-    def detect(cls, no_input: bool = False, json_mode: bool = False) -> "Ui":
+    def detect(cls, no_input: bool = False, json_mode: bool = False) -> Ui:
         interactive = sys.stdin.isatty() and not no_input and not env_no_input()
         return cls(no_input=not interactive, json=json_mode)
 
@@ -117,14 +117,21 @@ class RunProgress:
         self._labels: dict[str, str] = {}
         self._progress = None
         if ui.interactive and not ui.json:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                       MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                                       TimeRemainingColumn(), console=ui.console, transient=False)
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         if self._progress:
             self._progress.start()
         return self

@@ -23,9 +23,9 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from swebench_tasks import datasets
 from swebench_tasks.errors import AuthError, ProviderError, SwebenchError, UsageError
@@ -282,7 +282,7 @@ class Record:
     sent: dict[str, Sent] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> "Record":
+    def load(cls, path: Path) -> Record:
         try:
             data = json.loads(path.read_text())
             return cls(path, {k: ServiceRun(**v) for k, v in data["runs"].items()},
