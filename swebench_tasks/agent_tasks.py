@@ -65,6 +65,7 @@ def run_agent(g: Graph, row: dict, path: Path, key: str) -> None:
     from swebench_tasks.images import expected_image
 
     s, state, iid = g.settings, g.agent_state, row["instance_id"]
+    assert state is not None, "the generate creator sets it before any agent task"
     with state.lock:
         if not state.swept:  # one run per working directory: any labelled container is a leftover
             removed = remove_leftovers(s.workdir)
@@ -92,7 +93,7 @@ def run_agent(g: Graph, row: dict, path: Path, key: str) -> None:
         g.progress.item(f"{iid} step {step} ${cost:.4f} ({totals}): {first[:100]}")
 
     record = run_instance(
-        g.provider(), s.model, row, expected_image(row), workdir=s.workdir, trajectory=trajectory_file(path),
+        g.provider(), s.chosen_model(), row, expected_image(row), workdir=s.workdir, trajectory=trajectory_file(path),
         limits=Limits(s.step_limit, s.cost_limit), protocol=protocol, catalog_info=g.model_info(),
         on_step=on_step, on_wait=lambda seconds, why: g.progress.wait("generate", seconds, why))
     if record.protocol == "text":

@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 _emitted = False  # whether this process has written its JSON document
 
@@ -112,7 +115,7 @@ class RunProgress:
     def __init__(self, ui: Ui):
         self.ui = ui
         self._lock = threading.RLock()
-        self._bars: dict[str, int] = {}
+        self._bars: dict[str, TaskID] = {}
         self._counts: dict[str, tuple[int, int]] = {}
         self._labels: dict[str, str] = {}
         self._progress = None

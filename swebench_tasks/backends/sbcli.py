@@ -258,8 +258,9 @@ def check(settings, key: str | None) -> list:
         return checks + [failed("sb-cli service", exc)]
     left = quotas.get(subset, {}).get(split, 0)
     quota = Check("sb-cli quota", True, f"{subset}/{split}: {left} runs left") if left > 0 else failed(
-        "sb-cli quota", ProviderError(f"{subset}/{split}: no runs left",
-                                      fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local"))
+        "sb-cli quota", ProviderError(
+            f"{subset}/{split}: no runs left",
+            fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local"))
     return checks + [Check("sb-cli key", True, f"accepted by {service.url}"), quota]
 
 
