@@ -48,7 +48,7 @@ class AgentRunState:
         self.steps = 0
 
 
-def agent_task(g: "Graph", row: dict, path: Path, key: str, deps: list[str]) -> dict:
+def agent_task(g: Graph, row: dict, path: Path, key: str, deps: list[str]) -> dict:
     """The doit subtask `generate:<id>` in agent mode."""
     from swebench_tasks.generate import is_current
 
@@ -60,11 +60,12 @@ def agent_task(g: "Graph", row: dict, path: Path, key: str, deps: list[str]) -> 
             "uptodate": [lambda: is_current(path, key)], "task_dep": deps, "doc": run.__doc__, "verbosity": 2}
 
 
-def run_agent(g: "Graph", row: dict, path: Path, key: str) -> None:
+def run_agent(g: Graph, row: dict, path: Path, key: str) -> None:
     from swebench_tasks.agent.runner import Limits, remove_leftovers, run_instance
     from swebench_tasks.images import expected_image
 
     s, state, iid = g.settings, g.agent_state, row["instance_id"]
+    assert state is not None, "the generate creator sets it before any agent task"
     with state.lock:
         if not state.swept:  # one run per working directory: any labelled container is a leftover
             removed = remove_leftovers(s.workdir)
@@ -92,7 +93,7 @@ def run_agent(g: "Graph", row: dict, path: Path, key: str) -> None:
         g.progress.item(f"{iid} step {step} ${cost:.4f} ({totals}): {first[:100]}")
 
     record = run_instance(
-        g.provider(), s.model, row, expected_image(row), workdir=s.workdir, trajectory=trajectory_file(path),
+        g.provider(), s.chosen_model(), row, expected_image(row), workdir=s.workdir, trajectory=trajectory_file(path),
         limits=Limits(s.step_limit, s.cost_limit), protocol=protocol, catalog_info=g.model_info(),
         on_step=on_step, on_wait=lambda seconds, why: g.progress.wait("generate", seconds, why))
     if record.protocol == "text":
@@ -104,7 +105,7 @@ def run_agent(g: "Graph", row: dict, path: Path, key: str) -> None:
                      cost_usd=record.cost, attempts=record.steps).write(path, extra={"agent": asdict(record)})
 
 
-def remove_containers(g: "Graph") -> None:
+def remove_containers(g: Graph) -> None:
     """At the end of every invocation, however it ended: no agent container outlives the run.
     (One run per working directory holds the lock, so every labelled container is this run's.)"""
     from swebench_tasks.agent.runner import remove_leftovers
@@ -125,7 +126,7 @@ def read_outcome(path: Path) -> dict | None:
     return agent if isinstance(agent, dict) else None
 
 
-def copy_trajectories(g: "Graph", results_dir: Path) -> None:
+def copy_trajectories(g: Graph, results_dir: Path) -> None:
     """Each instance's trajectory under results/<run_id>/<id>/."""
     for iid in g.selected_ids():
         source = trajectory_file(g.record_file(iid))
@@ -134,7 +135,7 @@ def copy_trajectories(g: "Graph", results_dir: Path) -> None:
             shutil.copyfile(source, results_dir / iid / "trajectory.json")
 
 
-def summarize(g: "Graph") -> dict:
+def summarize(g: Graph) -> dict:
     """The summary's agent part: protocols used, total steps, and per instance its outcome."""
     instances = {}
     for iid in g.selected_ids():

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 from swebench_tasks.errors import UsageError
 from swebench_tasks.files import is_safe_name, safe_name
@@ -163,8 +164,21 @@ class Settings:
             return self.run_id
         return safe_name(slug(f"{dataset_slug(self.dataset)}-{self.model_name}"))
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return replace(self, **changes)
+
+    def chosen_provider(self) -> str:
+        """The provider, where one is needed: a clear refusal instead of a crash on None."""
+        if not self.provider:
+            raise UsageError("no provider configured", fix="run `swebench setup`, or pass --provider")
+        return self.provider
+
+    def chosen_model(self) -> str:
+        """The model, where one is needed (run.check_configured refuses a run without it first)."""
+        if not self.model:
+            raise UsageError("no model configured",
+                             fix="run `swebench setup`, or pass --provider and --model (or --model gold)")
+        return self.model
 
 
 def slug(text: str) -> str:
@@ -226,7 +240,7 @@ def load_settings(workdir: Path | None = None, **flags) -> Settings:
     for name, flag in TEXT_FLAGS.items():
         for value in flags[name] if isinstance(flags.get(name), tuple) else [flags.get(name)]:
             check_text(flag, value)
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # flags and variables of every field type
     for name, (var, default) in VARIABLES.items():
         raw, source = flags.get(name), f"--{name.replace('_', '-')}"
         if raw is None:

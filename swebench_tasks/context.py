@@ -260,11 +260,11 @@ def rank_files(problem_statement: str, files: Mapping[str, str]) -> list[tuple[s
     """
     ev = _evidence(problem_statement)
     paths = [p for p, text in files.items() if _is_candidate(p, text)]
-    score: Counter[str] = Counter()
+    score: dict[str, float] = {}
     reasons: dict[str, list[str]] = {}
 
     def credit(path: str, points: float, reason: str) -> None:
-        score[path] += points
+        score[path] = score.get(path, 0.0) + points
         reasons.setdefault(path, []).append(reason)
 
     named: set[str] = set()
@@ -524,7 +524,8 @@ class GitCache:
             out = self._git(repo, "cat-file", "--batch-check",
                             stdin="".join(f"{c}^{{commit}}\n" for c in asked).encode())
             answers = out.stdout.decode("utf-8", "replace").splitlines() if out.returncode == 0 else []
-            present = {c for c, line in zip(asked, answers) if not line.endswith("missing")}
+            # no answers at all when git failed
+            present = {c for c, line in zip(asked, answers, strict=False) if not line.endswith("missing")}
         return [c for c in commits if c not in present]
 
     def fetch(self, repo: str, commits: list[str], url: str | None = None) -> list[str]:
@@ -563,7 +564,8 @@ class GitCache:
     def read(self, repo: str, commit: str, max_bytes: int = MAX_FILE_BYTES) -> dict[str, str]:
         """The text files of `repo` at `commit` (which must be in the cache): path -> text."""
         if not _COMMIT.fullmatch(commit):
-            raise RepoUnavailable(f"{repo}: {commit[:50]!r} is not a commit hash", fix="check the dataset's base_commit")
+            raise RepoUnavailable(f"{repo}: {commit[:50]!r} is not a commit hash",
+                                  fix="check the dataset's base_commit")
         archive = self._git(repo, "archive", "--format=tar", commit)
         if archive.returncode != 0:
             raise RepoUnavailable(f"could not read {repo}@{commit[:12]}: "

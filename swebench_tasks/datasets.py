@@ -43,7 +43,8 @@ def resolve(dataset: str, workdir: Path) -> str:
     if is_local(dataset):
         path = (workdir / dataset).resolve()
         if not path.is_file():
-            raise UsageError(f"dataset file {dataset} does not exist", fix="pass an existing .json/.jsonl/.parquet with -d")
+            raise UsageError(f"dataset file {dataset} does not exist",
+                             fix="pass an existing .json/.jsonl/.parquet with -d")
         return str(path)
     name = ALIASES.get(dataset.lower(), dataset)
     if not HUB_ID.fullmatch(name):

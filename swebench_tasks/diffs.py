@@ -76,8 +76,8 @@ def extract_diff(reply: str) -> str:
             versions.setdefault(key, []).append((complete, section))
     chosen = []
     for found in versions.values():
-        complete = [section for done, section in found if done]
-        chosen.append((complete or [section for _, section in found])[-1])
+        finished = [section for done, section in found if done]
+        chosen.append((finished or [section for _, section in found])[-1])
     # trailing blank lines stay: they may be blank context lines
     return "".join("\n".join(section) + "\n" for section in chosen if "\n".join(section).strip())
 
@@ -87,7 +87,7 @@ def _file_sections(lines: list[str]) -> list[tuple[str, list[str]]]:
     starts = [i for i in range(len(lines)) if _file_header_at(lines, i)
               and not (i > 0 and lines[i - 1].startswith("diff --git "))]
     out = []
-    for start, end in zip(starts, [*starts[1:], len(lines)]):
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
         header = lines[start]
         if header.startswith("diff --git "):
             path = _git_header_patch(header[len("diff --git "):]).old_path

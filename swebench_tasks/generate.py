@@ -11,9 +11,9 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from swebench_tasks.config import slug
 from swebench_tasks.errors import InstanceError
@@ -50,7 +50,7 @@ class GenerationRecord:
         return "" if self.applied is False else self.patch
 
     @classmethod
-    def read(cls, path: Path) -> "GenerationRecord | None":
+    def read(cls, path: Path) -> GenerationRecord | None:
         try:
             data = json.loads(path.read_text())
             return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})

@@ -21,9 +21,10 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from swebench_tasks import harness, images
@@ -99,7 +100,7 @@ def check_harness(python: str) -> Check:
     return Check("harness", True, f"swebench {version} (Python {py_version}, {python})")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def harness_version(python: str) -> str | None:
     """The installed harness's version, cheaply (it keys the smoke test's cache)."""
     if Path(python).resolve() == Path(sys.executable).resolve():
@@ -235,7 +236,7 @@ def check_network(targets: dict[str, tuple[str, int]], no_registry: str) -> list
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
         errors = list(pool.map(lambda target: _reach(*target), targets.values()))
     checks = []
-    for (label, (host, port)), error in zip(targets.items(), errors):
+    for (label, (host, port)), error in zip(targets.items(), errors, strict=True):
         checks.append(Check(f"network: {label}", error is None,
                             f"{host}:{port} reachable" if error is None else f"{host}:{port} unreachable: {error}",
                             None if error is None else "check the network or proxy (images already present "
@@ -406,8 +407,9 @@ def _key(graph: Graph) -> str | None:
     from swebench_tasks import profiles, secrets
 
     s = graph.settings
-    profile = s.profile or profiles.active_profile(s.provider)
-    return secrets.resolve_key(s.provider, profile=profile, workdir=s.workdir, interactive=False)
+    provider = s.chosen_provider()
+    profile = s.profile or profiles.active_profile(provider)
+    return secrets.resolve_key(provider, profile=profile, workdir=s.workdir, interactive=False)
 
 
 def key_state(graph: Graph) -> dict:
@@ -427,13 +429,14 @@ def validate_key(graph: Graph) -> None:
     from swebench_tasks.secrets import key_fix
 
     s = graph.settings
+    name = s.chosen_provider()
     key = _key(graph)
     if not key:
         if graph.stale_generations() == []:
             graph.progress.note("✔ key: not needed (every patch is already generated)")
             return
-        raise UsageError(f"no API key for {s.provider}", fix=key_fix(s.provider, s.profile))
-    provider = graph.provider() if graph.key else get_provider(s.provider, key=key, on_wait=graph.waiter("key"))
+        raise UsageError(f"no API key for {name}", fix=key_fix(name, s.profile))
+    provider = graph.provider() if graph.key else get_provider(name, key=key, on_wait=graph.waiter("key"))
     provider.validate_key()
     state = key_state(graph)
     _write(record_path(graph, "key"), {**state, "validated": True})
@@ -558,7 +561,8 @@ def tasks(graph: Graph) -> Iterator[dict]:
                "actions": [action(pull_first)], "targets": [record_path(graph, "image")],
                "task_dep": ["dataset", "preflight:system"],
                "uptodate": [lambda: images.is_present(_first_image(graph)),
-                            lambda: (read_record(record_path(graph, "image")) or {}).get("image") == _first_image(graph)],
+                            lambda: ((read_record(record_path(graph, "image")) or {}).get("image")
+                                     == _first_image(graph))],
                "verbosity": 2}
         yield {"name": "smoke", "doc": smoke.__doc__, "actions": [action(smoke)],
                "targets": [record_path(graph, "smoke")],

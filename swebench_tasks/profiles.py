@@ -107,7 +107,8 @@ def _get(provider: str, name: str) -> tuple[dict[str, ProviderProfiles], Provide
     table = load()
     if name not in table[provider].models:
         raise UsageError(f"no {provider} profile named {name!r}",
-                         fix=f"see `swebench profiles list`, or `swebench profiles create --provider {provider} --profile {name}`")
+                         fix=f"see `swebench profiles list`, or "
+                             f"`swebench profiles create --provider {provider} --profile {name}`")
     return table, table[provider]
 
 

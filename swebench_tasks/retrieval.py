@@ -11,9 +11,9 @@ instances fall back to the problem statement at once. Patches are checked with
 from __future__ import annotations
 
 import io
-import shlex
 import json
 import re
+import shlex
 import subprocess
 import tarfile
 import threading
@@ -214,6 +214,7 @@ def check_in_image(image: str, diff: str) -> tuple[bool, str, str]:
     check = shlex.join(apply_check_command("/testbed")) + " < /tmp/swebench_check.diff"
 
     def attempt(patch: str) -> tuple[bool, str]:
+        assert container is not None, "created before the first attempt"
         container.put_archive("/tmp", _tar({"swebench_check.diff": patch}))
         result = container.exec_run(["sh", "-c", check], workdir="/testbed")
         return result.exit_code == 0, result.output.decode(errors="replace").strip()

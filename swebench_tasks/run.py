@@ -35,13 +35,14 @@ def resolve_key(settings: Settings, ui: Ui) -> str | None:
         return None
     from swebench_tasks import profiles, secrets
 
-    if secrets.key_env(settings.provider) is None:  # ollama: no key
+    provider = settings.chosen_provider()
+    if secrets.key_env(provider) is None:  # ollama: no key
         return None
-    profile = settings.profile or profiles.active_profile(settings.provider)
-    key = secrets.resolve_key(settings.provider, profile=profile, workdir=settings.workdir,
+    profile = settings.profile or profiles.active_profile(provider)
+    key = secrets.resolve_key(provider, profile=profile, workdir=settings.workdir,
                               interactive=ui.interactive and not ui.json)
     if not key:
-        raise UsageError(f"no API key for {settings.provider}", fix=secrets.key_fix(settings.provider, profile))
+        raise UsageError(f"no API key for {provider}", fix=secrets.key_fix(provider, profile))
     return key
 
 

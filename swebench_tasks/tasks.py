@@ -13,14 +13,17 @@ can exit with its code and one line.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from swebench_tasks import datasets, harness
 from swebench_tasks.config import Settings, load_settings
@@ -30,6 +33,9 @@ from swebench_tasks.generate import GenerationRecord, generation_key, is_current
 from swebench_tasks.report import Prediction
 from swebench_tasks.ui import RunProgress, Ui
 
+if TYPE_CHECKING:
+    from swebench_tasks.agent_tasks import AgentRunState
+    from swebench_tasks.providers import Provider
 
 CATALOG_TTL_SECONDS = 24 * 3600
 
@@ -49,9 +55,9 @@ class Graph:
         self.service_key: str | None = None  # SWEBENCH_API_KEY for --backend sb-cli, set like `key`
         self.failure: SwebenchError | None = None
         self.record = RunRecord()  # accumulates over every doit invocation on this graph
-        self._provider = None
+        self._provider: Provider | None = None
         self._lock = threading.Lock()
-        self.agent_state = None  # agent mode: what one invocation's instances share
+        self.agent_state: AgentRunState | None = None  # agent mode: what one invocation's instances share
         self._record_files: dict[str, Path] = {}
         self._verdicts: dict[Path, tuple[tuple[int, int, int], bool]] = {}
 
@@ -170,6 +176,7 @@ class Graph:
 
     def given_predictions(self) -> dict[str, str]:
         """`--predictions FILE`: instance id -> patch, validated."""
+        assert self.settings.predictions is not None, "called only with --predictions"
         path = Path(self.settings.predictions)
         rows = datasets.read_local(path)
         out = {}
@@ -271,7 +278,8 @@ class Graph:
             if self._provider is None:
                 from swebench_tasks.providers import get_provider
 
-                self._provider = get_provider(self.settings.provider, key=self.key, on_wait=self.waiter("provider"))
+                self._provider = get_provider(self.settings.chosen_provider(), key=self.key,
+                                              on_wait=self.waiter("provider"))
             return self._provider
 
     def waiter(self, stage: str):
@@ -368,7 +376,7 @@ class Graph:
                     iid = row["instance_id"]
                     path = g.record_file(iid)
                     deps = [f"catalog:{s.provider}"] + ([f"context:{iid}"] if s.context == "retrieval" else [])
-                    yield {"name": iid, "actions": [g.guard(lambda row=row, path=path: g.generate(row, path))],
+                    yield {"name": iid, "actions": [g.guard(functools.partial(g.generate, row, path))],
                            "targets": [path], "uptodate": [lambda iid=iid: g.generation_current(iid)],
                            "task_dep": deps, "verbosity": 2}
 
@@ -453,7 +461,8 @@ class Graph:
 
         if self.key is None and self.settings.provider not in ("ollama", "openrouter"):
             return
-        fetch_catalog(self.settings.provider, self.key, self.catalog_file, on_wait=self.waiter("catalog"))
+        fetch_catalog(self.settings.chosen_provider(), self.key, self.catalog_file,
+                      on_wait=self.waiter("catalog"))
 
     def model_info(self):
         """The catalog's entry for the selected model (context size, prices), if known."""
@@ -487,7 +496,7 @@ class Graph:
         s = self.settings
         context = retrieval.load(self.context_file(row["instance_id"])) if s.context == "retrieval" else None
         record = generate_one(
-            row, provider=self.provider(), model=s.model, key=self.generation_key,
+            row, provider=self.provider(), model=s.chosen_model(), key=self.generation_key,
             messages=build_messages(row, context, "statement" if s.context == "retrieval" and context is None
                                     else s.context),
             context_mode=s.context, prompt_version=self.prompt_version,
@@ -532,7 +541,7 @@ class Graph:
 
     def run_harness(self, *, dataset: Path, predictions: Path, instance_ids: list[str], run_id: str,
                     model_name: str, stage: str, label: str,
-                    empty_ids: set[str] = frozenset(), modal: bool = False) -> harness.EvalResults:
+                    empty_ids: AbstractSet[str] = frozenset(), modal: bool = False) -> harness.EvalResults:
         """Run the local harness and read its results; shared by evaluate and the smoke test."""
         s = self.settings
         wanted = set(instance_ids)
@@ -627,7 +636,9 @@ def make_reporter(graph: Graph, record: RunRecord):
         def add_failure(self, task, fail):
             record.failed.append(task.name)
             if graph.failure is None:
-                graph.failure = SwebenchError(f"task {task.name} failed: {fail.get_msg().strip().splitlines()[-1] if fail.get_msg().strip() else fail}")
+                message = fail.get_msg().strip()
+                last = message.splitlines()[-1] if message else fail
+                graph.failure = SwebenchError(f"task {task.name} failed: {last}")
 
         def add_success(self, task):
             if task.actions:
@@ -678,7 +689,7 @@ def run_graph(graph: Graph, argv: list[str] | None = None, reporter: bool = True
     doit_err = io.StringIO()
     if reporter:
         namespace["DOIT_CONFIG"]["reporter"] = make_reporter(graph, record)
-        graph.ui.err, graph.ui.console  # bind our consoles to the real streams before doit's are hidden
+        _ = graph.ui.err, graph.ui.console  # bind our consoles to the real streams before doit's are hidden
     try:
         with contextlib.redirect_stderr(doit_err) if reporter else contextlib.nullcontext():
             rc = DoitMain(ModuleTaskLoader(namespace)).run(argv or [])

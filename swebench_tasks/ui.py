@@ -10,11 +10,14 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 _emitted = False  # whether this process has written its JSON document
 
@@ -59,7 +62,7 @@ class Ui:
     json: bool = False
 
     @classmethod
-    def detect(cls, no_input: bool = False, json_mode: bool = False) -> "Ui":
+    def detect(cls, no_input: bool = False, json_mode: bool = False) -> Ui:
         interactive = sys.stdin.isatty() and not no_input and not env_no_input()
         return cls(no_input=not interactive, json=json_mode)
 
@@ -119,19 +122,26 @@ class RunProgress:
     def __init__(self, ui: Ui):
         self.ui = ui
         self._lock = threading.RLock()
-        self._bars: dict[str, int] = {}
+        self._bars: dict[str, TaskID] = {}
         self._counts: dict[str, tuple[int, int]] = {}
         self._labels: dict[str, str] = {}
         self._progress = None
         if ui.interactive and not ui.json:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                       MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
                                       TimeRemainingColumn(), console=ui.console, transient=False)
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         if self._progress:
             self._progress.start()
         return self

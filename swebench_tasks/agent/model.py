@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from swebench_tasks.agent import load, package_dir
 from swebench_tasks.pricing import estimate

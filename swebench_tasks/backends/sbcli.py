@@ -23,9 +23,9 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from swebench_tasks import datasets
 from swebench_tasks.errors import AuthError, ProviderError, SwebenchError, UsageError
@@ -258,8 +258,9 @@ def check(settings, key: str | None) -> list:
         return checks + [failed("sb-cli service", exc)]
     left = quotas.get(subset, {}).get(split, 0)
     quota = Check("sb-cli quota", True, f"{subset}/{split}: {left} runs left") if left > 0 else failed(
-        "sb-cli quota", ProviderError(f"{subset}/{split}: no runs left",
-                                      fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local"))
+        "sb-cli quota", ProviderError(
+            f"{subset}/{split}: no runs left",
+            fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local"))
     return checks + [Check("sb-cli key", True, f"accepted by {service.url}"), quota]
 
 
@@ -282,7 +283,7 @@ class Record:
     sent: dict[str, Sent] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> "Record":
+    def load(cls, path: Path) -> Record:
         try:
             data = json.loads(path.read_text())
             return cls(path, {k: ServiceRun(**v) for k, v in data["runs"].items()},
