@@ -14,8 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from swebench_tasks.errors import UsageError
-
-PROVIDERS = ("openai", "anthropic", "openrouter", "huggingface", "ollama")
+from swebench_tasks.providers import NAMES as PROVIDERS
 BACKENDS = ("local", "sb-cli", "modal")
 CONTEXTS = ("retrieval", "statement", "text")
 AGENTS = ("none", "mini-swe-agent")  # none: one reply per instance (SPEC.md, Agent mode)

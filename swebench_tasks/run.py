@@ -39,7 +39,7 @@ def resolve_key(settings: Settings, ui: Ui) -> str | None:
         return None
     profile = settings.profile or profiles.active_profile(settings.provider)
     key = secrets.resolve_key(settings.provider, profile=profile, workdir=settings.workdir,
-                              interactive=ui.interactive and not ui.json)
+                              ask_secret=None if ui.json else ui.ask_secret)
     if not key:
         raise UsageError(f"no API key for {settings.provider}", fix=secrets.key_fix(settings.provider, profile))
     return key
@@ -91,7 +91,7 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
         if settings.backend == "sb-cli" and not settings.generate_only:
             from swebench_tasks.backends.sbcli import service_key
 
-            graph.service_key = service_key(settings, interactive=ui.interactive and not ui.json)
+            graph.service_key = service_key(settings, ask_secret=None if ui.json else ui.ask_secret)
         with RunProgress(ui) as graph.progress:
             _, record = run_graph(graph)
             for line in record.up_to_date_lines():
