@@ -1,0 +1,42 @@
+"""The house rule import-linter cannot check: grimp knows an external package only by its top
+name ("rich"), so "the core never imports rich.prompt" is checked here on the source itself."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import swebench_tasks
+
+ROOT = Path(swebench_tasks.__file__).parent
+FRONTS = ("cli", "wizard", "__main__")  # the only places that prompt
+
+
+def core_files() -> list[Path]:
+    return [p for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0].removesuffix(".py") not in FRONTS]
+
+
+def imported(source: str) -> set[str]:
+    """Every module a source names in an import, at any depth (inside functions too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("source", ["from rich.prompt import Confirm", "from rich import prompt",
+                                    "def f():\n    import rich.prompt\n"])
+def test_the_check_sees_every_spelling(source: str) -> None:
+    assert "rich.prompt" in imported(source)
+
+
+def test_the_core_never_imports_rich_prompt() -> None:
+    files = core_files()
+    offenders = sorted(str(p.relative_to(ROOT)) for p in files if "rich.prompt" in imported(p.read_text()))
+    assert len(files) > 20 and offenders == []
