@@ -482,18 +482,17 @@ class _PullMeter:
         self.graph.progress.advance("pull", self.instance_id, self.summary())
 
 
-def _confirm(graph: Graph, question: str) -> bool:
-    """Ask once in a TTY; never without one."""
-    if not graph.ui.interactive or graph.ui.json or not sys.stdin.isatty():
+def _ask(graph: Graph, decide: Callable[[str], bool] | None, subject: str) -> bool:
+    """The front's answer, the progress display paused while it asks; False without a front to ask."""
+    if decide is None:
         return False
-    from rich.prompt import Confirm
-
     with graph.progress.paused():
-        return Confirm.ask(question, console=graph.ui.console, default=True)
+        return decide(subject)
 
 
 def docker_login(host: str) -> bool:
-    """`docker login HOST` on the terminal (it prompts for the user and token itself)."""
+    """`docker login HOST` on the terminal (it prompts for the user and token itself); for the
+    fronts, which run it when the user agrees (the core only says the command)."""
     import subprocess
 
     return subprocess.run(["docker", "login", host], check=False).returncode == 0
@@ -503,8 +502,7 @@ def _offer_login(graph: Graph, session: _Session, host: str) -> bool:
     """`docker login HOST`, offered once per run in a TTY; True if a login succeeded."""
     with session.lock:
         if host not in session.logins:
-            asked = _confirm(graph, f"{host} needs a login to pull. Run `docker login {host}` now?")
-            session.logins[host] = asked and docker_login(host)
+            session.logins[host] = _ask(graph, graph.ui.login, host)
         return session.logins[host]
 
 
@@ -515,8 +513,8 @@ def _offer_emulation(graph: Graph, session: _Session, instance_id: str) -> bool:
             return True
         if session.emulation_refused:
             return False
-        if _confirm(graph, f"No arm64 image for {instance_id}. Run x86_64 images under emulation "
-                           f"(DOCKER_DEFAULT_PLATFORM={AMD64}) for this session?"):
+        if _ask(graph, graph.ui.confirm, f"No arm64 image for {instance_id}. Run x86_64 images under "
+                                         f"emulation (DOCKER_DEFAULT_PLATFORM={AMD64}) for this session?"):
             os.environ["DOCKER_DEFAULT_PLATFORM"] = AMD64
             graph.progress.note(f"using DOCKER_DEFAULT_PLATFORM={AMD64} for this session")
             return True

@@ -409,7 +409,7 @@ def _key(graph: Graph) -> str | None:
     s = graph.settings
     provider = s.chosen_provider()
     profile = s.profile or profiles.active_profile(provider)
-    return secrets.resolve_key(provider, profile=profile, workdir=s.workdir, interactive=False)
+    return secrets.resolve_key(provider, profile=profile, workdir=s.workdir)
 
 
 def key_state(graph: Graph) -> dict:
@@ -436,7 +436,8 @@ def validate_key(graph: Graph) -> None:
             graph.progress.note("✔ key: not needed (every patch is already generated)")
             return
         raise UsageError(f"no API key for {name}", fix=key_fix(name, s.profile))
-    provider = graph.provider() if graph.key else get_provider(name, key=key, on_wait=graph.waiter("key"))
+    provider = graph.provider() if graph.key else get_provider(name, key=key, on_wait=graph.waiter("key"),
+                                                               key_fix=key_fix)
     provider.validate_key()
     state = key_state(graph)
     _write(record_path(graph, "key"), {**state, "validated": True})
@@ -448,7 +449,7 @@ def service_state(graph: Graph) -> dict:
     from swebench_tasks.secrets import key_fingerprint
 
     try:
-        key = graph.service_key or service_key(graph.settings, interactive=False)
+        key = graph.service_key or service_key(graph.settings)
     except SwebenchError:
         key = None
     s = graph.settings
@@ -462,7 +463,7 @@ def check_service(graph: Graph) -> None:
     from swebench_tasks.backends import sbcli
 
     try:
-        key = graph.service_key or sbcli.service_key(graph.settings, interactive=False)
+        key = graph.service_key or sbcli.service_key(graph.settings)
     except SwebenchError:
         key = None
     checks = sbcli.check(graph.settings, key)

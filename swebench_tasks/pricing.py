@@ -7,7 +7,7 @@ per million tokens as the providers publish them; a dated or provider-prefixed i
 
 from __future__ import annotations
 
-from swebench_tasks.providers import ModelInfo
+from swebench_tasks.providers import NAMES, ModelInfo, info
 
 # model family -> (USD per 1M input tokens, USD per 1M output tokens)
 PER_MILLION: dict[str, tuple[float, float]] = {
@@ -47,7 +47,7 @@ def price(model: str) -> tuple[float, float] | None:
 def estimate(model: str, input_tokens: int, output_tokens: int, catalog_info: ModelInfo | None = None,
              *, provider: str | None = None) -> float | None:
     """The cost in USD, or None when unknown. A local Ollama model costs nothing."""
-    if provider == "ollama":
+    if provider in NAMES and info(provider).local:
         return 0.0
     if catalog_info is not None and catalog_info.input_price is not None and catalog_info.output_price is not None:
         per_in, per_out = catalog_info.input_price, catalog_info.output_price

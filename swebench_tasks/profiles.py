@@ -17,12 +17,12 @@ from pathlib import Path
 
 from swebench_tasks.errors import UsageError
 from swebench_tasks.files import write_atomic
-from swebench_tasks.secrets import DEFAULT_PROFILE, KEY_ENV, account
+from swebench_tasks.providers import NAMES as PROVIDERS
+from swebench_tasks.secrets import DEFAULT_PROFILE, account, key_env
 
 APP = "swebench-runner"
 FILE = "profiles.json"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-PROVIDERS = tuple(p for p in KEY_ENV if p != "sb-cli")
 
 
 def config_dir() -> Path:
@@ -166,7 +166,7 @@ def rename(provider: str, old: str, new: str) -> None:
     if new in entry.models:
         raise UsageError(f"{provider} profile {new!r} already exists",
                          fix=f"delete it first: `swebench profiles delete --provider {provider} --profile {new}`")
-    if KEY_ENV[provider]:
+    if key_env(provider):
         key = secrets.read_key(provider, profile=old)
         if key is not None:
             secrets.store_key(provider, key, profile=new)
@@ -174,7 +174,7 @@ def rename(provider: str, old: str, new: str) -> None:
     if entry.active == old:
         entry.active = new
     save(table)
-    if KEY_ENV[provider]:
+    if key_env(provider):
         secrets.clear_key(provider, profile=old)
 
 
@@ -190,7 +190,7 @@ def delete(provider: str, name: str) -> None:
     if entry.active == name:
         entry.active = DEFAULT_PROFILE
     save(table)
-    if KEY_ENV[provider]:
+    if key_env(provider):
         secrets.clear_key(provider, profile=name)
 
 
@@ -207,7 +207,7 @@ def listing() -> list[dict]:
     for provider, entry in load().items():
         for name, model in entry.models.items():
             has_key = None
-            if KEY_ENV[provider]:
+            if key_env(provider):
                 has_key = secrets.key_status(provider, profile=name).in_keychain
             rows.append({"provider": provider, "profile": name, "active": name == entry.active,
                          "model": model, "account": account(provider, name), "key_stored": has_key})

@@ -40,7 +40,7 @@ def resolve_key(settings: Settings, ui: Ui) -> str | None:
         return None
     profile = settings.profile or profiles.active_profile(provider)
     key = secrets.resolve_key(provider, profile=profile, workdir=settings.workdir,
-                              interactive=ui.interactive and not ui.json)
+                              ask_secret=None if ui.json else ui.ask_secret)
     if not key:
         raise UsageError(f"no API key for {provider}", fix=secrets.key_fix(provider, profile))
     return key
@@ -93,7 +93,7 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
         if settings.backend == "sb-cli" and not settings.generate_only:
             from swebench_tasks.backends.sbcli import service_key
 
-            graph.service_key = service_key(settings, interactive=ui.interactive and not ui.json)
+            graph.service_key = service_key(settings, ask_secret=None if ui.json else ui.ask_secret)
         with RunProgress(ui) as graph.progress:
             _, record = run_graph(graph)
             for line in record.up_to_date_lines():

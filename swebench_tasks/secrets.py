@@ -17,20 +17,16 @@ import secrets as _random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from swebench_tasks.errors import UsageError
+from swebench_tasks.providers import NAMES, info
 
 SERVICE = "swebench-runner"
 DEFAULT_PROFILE = "default"
-# Provider -> the environment variable holding its key (ollama needs none).
-KEY_ENV: dict[str, str | None] = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "huggingface": "HF_TOKEN",
-    "ollama": None,
-    "sb-cli": "SWEBENCH_API_KEY",
-}
+# The SWE-bench API key is kept like a provider's; the providers' variables are in their INFO.
+SB_CLI, SB_CLI_ENV = "sb-cli", "SWEBENCH_API_KEY"
+KEYED = (*NAMES, SB_CLI)  # every name a key may belong to
 POINTER = re.compile(r"^keyring://(?P<service>[^/]+)/(?P<account>.+)$")
 # Backends that are not a keychain: nothing, or a file an attacker can read or copy.
 _NOT_KEYCHAINS = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt", "keyrings.cryptfile")
@@ -57,11 +53,10 @@ class KeyStatus:
 
 
 def key_env(provider: str) -> str | None:
-    """The provider's key variable; UsageError for an unknown provider."""
-    if provider not in KEY_ENV:
-        names = ", ".join(p for p in KEY_ENV)
-        raise UsageError(f"unknown provider {provider!r}", fix=f"use one of: {names}")
-    return KEY_ENV[provider]
+    """The provider's key variable (None: it needs no key); UsageError for an unknown provider."""
+    if provider not in KEYED:
+        raise UsageError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(KEYED)}")
+    return SB_CLI_ENV if provider == SB_CLI else info(provider).key_env
 
 
 def export_hint(env: str) -> str:
@@ -72,7 +67,7 @@ def export_hint(env: str) -> str:
 def key_fix(provider: str, profile: str | None = None) -> str:
     """The command or variable that fixes a missing or refused key. Without a usable keychain,
     `swebench secrets set` cannot store it, so the fix is the variable alone."""
-    env = KEY_ENV.get(provider)
+    env = key_env(provider)
     if env and not has_keychain():
         return f"{export_hint(env)} in your shell"
     if profile and profile != DEFAULT_PROFILE:
@@ -164,10 +159,9 @@ def store_key(provider: str, key: str, *, profile: str | None = None) -> str:
     """Store a (sanitised) key in the keychain; returns the backend name. Never plaintext."""
     from keyring.errors import KeyringError
 
-    key_env(provider)
+    env = key_env(provider)
     key = sanitize_key(key)
     backend, name = keychain()
-    env = KEY_ENV[provider]
     if backend is None:
         raise UsageError(f"no usable OS keychain (keyring backend {name}); the key was not stored",
                          fix=key_fix(provider, profile))
@@ -222,11 +216,12 @@ def key_status(provider: str, *, profile: str | None = None) -> KeyStatus:
 # -- resolution -----------------------------------------------------------------------------
 
 def resolve_key(provider: str, *, profile: str | None = None, workdir: Path | str,
-                interactive: bool) -> str | None:
-    """The key for a run: environment, keychain, `.env` pointer, then a hidden TTY prompt.
+                ask_secret: Callable[[str], str] | None = None) -> str | None:
+    """The key for a run: environment, keychain, `.env` pointer, then the front's hidden prompt.
 
     `profile` None is the default profile (the caller passes `profiles.active_profile(p)`).
-    A key typed at the prompt is returned, not stored: storing is the caller's choice.
+    `ask_secret(prompt)` is the front's hidden input (None: nobody to ask). A key typed there
+    is returned, not stored: storing is the caller's choice.
     """
     env = key_env(provider)
     if env is None:
@@ -242,10 +237,8 @@ def resolve_key(provider: str, *, profile: str | None = None, workdir: Path | st
     value = (read_dotenv(Path(workdir) / ".env").get(env) or "").strip()
     if value:
         return _from_value(value, f"{env} in {Path(workdir) / '.env'}")
-    if interactive and sys.stdin.isatty():
-        import getpass
-
-        typed = getpass.getpass(f"{provider} key ({env}, input hidden): ")
+    if ask_secret is not None:
+        typed = ask_secret(f"{provider} key ({env}, input hidden): ")
         return sanitize_key(typed) if typed.strip() else None
     return None
 
@@ -259,7 +252,7 @@ def _from_value(value: str, where: str) -> str | None:
     if key is None:
         provider, _, profile = match["account"].partition(":")
         raise UsageError(f"{where} points to {value}, but the keychain has no such entry",
-                         fix=key_fix(provider, profile or None) if provider in KEY_ENV
+                         fix=key_fix(provider, profile or None) if provider in KEYED
                          else f"run `swebench secrets set {provider}`")
     return key
 

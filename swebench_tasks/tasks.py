@@ -277,9 +277,10 @@ class Graph:
         with self._lock:
             if self._provider is None:
                 from swebench_tasks.providers import get_provider
+                from swebench_tasks.secrets import key_fix
 
                 self._provider = get_provider(self.settings.chosen_provider(), key=self.key,
-                                              on_wait=self.waiter("provider"))
+                                              on_wait=self.waiter("provider"), key_fix=key_fix)
             return self._provider
 
     def waiter(self, stage: str):
@@ -459,7 +460,9 @@ class Graph:
         """Refresh the model list; skipped when this run resolved no key (nothing to generate)."""
         from swebench_tasks.catalog import fetch_catalog
 
-        if self.key is None and self.settings.provider not in ("ollama", "openrouter"):
+        from swebench_tasks.providers import info
+
+        if self.key is None and not info(self.settings.provider).public_catalog:
             return
         fetch_catalog(self.settings.chosen_provider(), self.key, self.catalog_file,
                       on_wait=self.waiter("catalog"))

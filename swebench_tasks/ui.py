@@ -10,9 +10,9 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,12 @@ class Ui:
 
     no_input: bool = False
     json: bool = False
+    # Decisions only a person makes, answered by the front (cli/, wizard/) when one is at the
+    # terminal. None: the core takes the non-interactive path (it says the command, or fails
+    # with the fix), exactly as under --no-input.
+    confirm: Callable[[str], bool] | None = field(default=None, repr=False)  # a yes/no question
+    ask_secret: Callable[[str], str] | None = field(default=None, repr=False)  # hidden input
+    login: Callable[[str], bool] | None = field(default=None, repr=False)  # `docker login HOST`: True if done
 
     @classmethod
     def detect(cls, no_input: bool = False, json_mode: bool = False) -> Ui:

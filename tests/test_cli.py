@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from swebench_tasks import cli, images
+from swebench_tasks.ui import Ui
 from tests.test_run import swebench, write_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,3 +70,19 @@ def test_clean_dry_run_removes_nothing_then_runs_removes_run_state(workspace):
     assert Path(".swebench/datasets").exists()  # the dataset cache is a catalog, kept by --runs
     assert swebench("clean", "--catalog").returncode == 0
     assert not Path(".swebench/datasets").exists()
+
+
+def test_only_a_person_at_the_terminal_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core asks through the Ui's callbacks; the CLI gives them only when someone can answer:
+    none under --no-input, hidden input only under --json, and `docker login` only after a yes."""
+    quiet = cli.answered(Ui(no_input=True))
+    assert (quiet.confirm, quiet.ask_secret, quiet.login) == (None, None, None)
+    scripted = cli.answered(Ui(no_input=False, json=True))
+    assert scripted.ask_secret is cli.hidden and scripted.confirm is None and scripted.login is None
+
+    answers, logins = iter([False, True]), []
+    monkeypatch.setattr("rich.prompt.Confirm.ask", lambda question, **kw: next(answers))
+    monkeypatch.setattr(images, "docker_login", lambda host: logins.append(host) or True)
+    person = cli.answered(Ui(no_input=False))
+    assert person.login("registry.test") is False and logins == []  # declined: docker is not run
+    assert person.login("registry.test") is True and logins == ["registry.test"]

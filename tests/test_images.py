@@ -343,31 +343,28 @@ def test_login_is_offered_once_in_a_tty(workspace: Path, engine: DockerEngine, i
     config = workspace / "docker-config"
     monkeypatch.setenv("SWEBENCH_FALLBACK_NAMESPACE", auth_registry.namespace)
     monkeypatch.setenv("DOCKER_CONFIG", str(config))
-    asked: list[str] = []
-    monkeypatch.setattr(images, "_confirm", lambda graph, question: asked.append(question) or True)
     logins: list[str] = []
 
     def failing_login(host: str) -> bool:
         logins.append(host)
         return False
 
-    monkeypatch.setattr(images, "docker_login", failing_login)
     graph = make_graph(workspace, instance_dataset.path, [FALLBACK_ONLY], interactive=True)
+    graph.ui.login = failing_login  # the front's offer: here refused or failed
     row = instance_dataset.row(FALLBACK_ONLY)
     for _ in range(2):  # a second instance (or attempt) in the same run is not asked again
         with pytest.raises(EngineError, match="login required"):
             images.ensure_image(graph, row)
-    assert len(asked) == 1 and logins == [auth_registry.address] and len(pulls) == 4
+    assert logins == [auth_registry.address] and len(pulls) == 4
 
-    monkeypatch.setattr(images, "docker_login", lambda host: logins.append(host) or
-                        auth_registry.login(config).returncode == 0)
     pulls.clear()
     fresh = make_graph(workspace, instance_dataset.path, [FALLBACK_ONLY], interactive=True)
+    fresh.ui.login = lambda host: logins.append(host) or auth_registry.login(config).returncode == 0
     result = images.ensure_image(fresh, row)
     fallback = fallback_image(FALLBACK_ONLY, engine.arch, auth_registry.namespace)
     assert result.how == "fallback" and result.source == fallback
     assert [name for name, _ in pulls] == [row["image"], fallback, fallback]
-    assert len(asked) == 2 and engine.has_image(row["image"])
+    assert logins == [auth_registry.address] * 2 and engine.has_image(row["image"])
     engine.remove_images(fallback)
 
 
@@ -389,9 +386,9 @@ def test_arm64_prefers_native_images_then_offers_emulation(workspace: Path, engi
     assert [name for name, _ in pulls] == [row["image"], arm]
 
     asked: list[str] = []
-    monkeypatch.setattr(images, "_confirm", lambda graph, question: asked.append(question) or True)
     pulls.clear()
     tty = make_graph(workspace, instance_dataset.path, [FALLBACK_ONLY], interactive=True)
+    tty.ui.confirm = lambda question: asked.append(question) or True
     result = images.ensure_image(tty, row)
     assert pulls == [(row["image"], None), (arm, None), (amd, "linux/amd64")]
     assert result.source == amd and os.environ["DOCKER_DEFAULT_PLATFORM"] == "linux/amd64"

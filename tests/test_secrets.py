@@ -32,7 +32,7 @@ def test_accounts_and_pointers():
 
 def test_unknown_provider_is_usage_error(workspace):
     with pytest.raises(UsageError):
-        secrets.resolve_key("nope", workdir=workspace, interactive=False)
+        secrets.resolve_key("nope", workdir=workspace)
 
 
 def test_fingerprint_is_stable_salted_and_not_the_key(workspace):
@@ -48,21 +48,28 @@ def test_fingerprint_is_stable_salted_and_not_the_key(workspace):
 
 def test_environment_wins_and_is_sanitised(workspace, monkeypatch, no_keychain):
     monkeypatch.setenv("OPENAI_API_KEY", f" {KEY}\n")
-    assert secrets.resolve_key("openai", workdir=workspace, interactive=False) == KEY
+    assert secrets.resolve_key("openai", workdir=workspace) == KEY
 
 
 def test_ollama_needs_no_key(workspace):
-    assert secrets.resolve_key("ollama", workdir=workspace, interactive=False) is None
+    assert secrets.resolve_key("ollama", workdir=workspace) is None
 
 
 def test_nothing_found_is_none(workspace, no_keychain):
-    assert secrets.resolve_key("openai", workdir=workspace, interactive=False) is None
+    assert secrets.resolve_key("openai", workdir=workspace) is None
+
+
+def test_nothing_found_asks_the_front_once_and_sanitises(workspace, no_keychain):
+    prompts: list[str] = []
+    typed = secrets.resolve_key("openai", workdir=workspace, ask_secret=lambda p: prompts.append(p) or f" '{KEY}'\n")
+    assert typed == KEY and len(prompts) == 1 and "OPENAI_API_KEY" in prompts[0]
+    assert secrets.resolve_key("openai", workdir=workspace, ask_secret=lambda p: "  ") is None  # skipped
 
 
 def test_dotenv_plain_value_is_read_never_written(workspace, no_keychain):
     (workspace / ".env").write_text(f"OPENAI_API_KEY={KEY}\n")
-    assert secrets.resolve_key("anthropic", workdir=workspace, interactive=False) is None
-    assert secrets.resolve_key("openai", workdir=workspace, interactive=False) == KEY
+    assert secrets.resolve_key("anthropic", workdir=workspace) is None
+    assert secrets.resolve_key("openai", workdir=workspace) == KEY
 
 
 # -- no usable keychain ---------------------------------------------------------------------
@@ -71,8 +78,8 @@ def test_no_keychain_refuses_to_store_and_warns_once(workspace, no_keychain, cap
     with pytest.raises(UsageError) as info:
         secrets.store_key("openai", KEY)
     assert "OPENAI_API_KEY" in info.value.fix
-    assert secrets.resolve_key("openai", workdir=workspace, interactive=False) is None
-    assert secrets.resolve_key("anthropic", workdir=workspace, interactive=False) is None
+    assert secrets.resolve_key("openai", workdir=workspace) is None
+    assert secrets.resolve_key("anthropic", workdir=workspace) is None
     err = capsys.readouterr().err
     assert err.count("no usable OS keychain") == 1
     status = secrets.key_status("openai")
@@ -86,7 +93,7 @@ def test_without_a_keychain_the_fix_is_the_variable(workspace, no_keychain):
     assert secrets.key_fix("openai").startswith("export OPENAI_API_KEY=<your key>")
     (workspace / ".env").write_text("OPENAI_API_KEY=keyring://swebench-runner/openai\n")
     with pytest.raises(UsageError) as info:  # a pointer into a keychain that is not there
-        secrets.resolve_key("openai", workdir=workspace, interactive=False)
+        secrets.resolve_key("openai", workdir=workspace)
     assert info.value.fix.startswith("export OPENAI_API_KEY=")
 
 
@@ -128,7 +135,7 @@ def test_store_read_clear_in_the_real_keychain(workspace, keychain, keychain_env
     status = secrets.key_status("openai", profile="work")
     assert status.in_keychain and status.keychain and not status.in_environment
     assert KEY not in repr(status)
-    assert secrets.resolve_key("openai", profile="work", workdir=workspace, interactive=False) == KEY
+    assert secrets.resolve_key("openai", profile="work", workdir=workspace) == KEY
     assert secrets.clear_key("openai", profile="work") is True
     assert secrets.clear_key("openai", profile="work") is False
     assert keychain.lookup("openai:work") is None
@@ -139,19 +146,19 @@ def test_resolution_order_env_keychain_pointer(workspace, keychain, keychain_env
     secrets.store_key("openai", KEY)
     secrets.store_key("openai", "sk-other-profile-key", profile="work")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-environment")
-    assert secrets.resolve_key("openai", workdir=workspace, interactive=False) == "sk-from-environment"
+    assert secrets.resolve_key("openai", workdir=workspace) == "sk-from-environment"
     monkeypatch.delenv("OPENAI_API_KEY")
-    assert secrets.resolve_key("openai", workdir=workspace, interactive=False) == KEY
+    assert secrets.resolve_key("openai", workdir=workspace) == KEY
     # a .env pointer names another entry (here: the work profile's) for a provider with none stored
     (workspace / ".env").write_text("ANTHROPIC_API_KEY=keyring://swebench-runner/openai:work\n")
-    assert secrets.resolve_key("anthropic", workdir=workspace, interactive=False) == "sk-other-profile-key"
+    assert secrets.resolve_key("anthropic", workdir=workspace) == "sk-other-profile-key"
     (workspace / ".env").write_text("ANTHROPIC_API_KEY=keyring://swebench-runner/missing\n")
     with pytest.raises(UsageError):
-        secrets.resolve_key("anthropic", workdir=workspace, interactive=False)
+        secrets.resolve_key("anthropic", workdir=workspace)
 
 
 @pytest.mark.keychain
 def test_sb_cli_key_account(workspace, keychain, keychain_env):
     secrets.store_key("sb-cli", KEY)
     assert keychain.lookup("sb-cli") == KEY
-    assert secrets.resolve_key("sb-cli", workdir=workspace, interactive=False) == KEY
+    assert secrets.resolve_key("sb-cli", workdir=workspace) == KEY

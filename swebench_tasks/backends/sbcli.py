@@ -73,11 +73,11 @@ def supported(settings) -> None:
     target(settings)
 
 
-def service_key(settings, *, interactive: bool) -> str:
+def service_key(settings, *, ask_secret: Callable[[str], str] | None = None) -> str:
     """SWEBENCH_API_KEY, resolved exactly like a provider key (env, keychain, `.env` pointer, prompt)."""
     from swebench_tasks import secrets
 
-    key = secrets.resolve_key(OWNER, workdir=settings.workdir, interactive=interactive)
+    key = secrets.resolve_key(OWNER, workdir=settings.workdir, ask_secret=ask_secret)
     if not key:
         raise UsageError("no SWE-bench API key for --backend sb-cli", fix=secrets.key_fix(OWNER))
     return key
@@ -344,7 +344,7 @@ def evaluate(graph) -> None:
     reasons: dict[str, str] = {}
     members: dict[str, list[str]] = {}
     if patches:
-        service = Service(graph.service_key or service_key(s, interactive=False),
+        service = Service(graph.service_key or service_key(s),
                           wait=_waiter(graph, "evaluate"))
         pending = {i: p for i, p in patches.items() if record.run_of(i, p, subset, split) is None}
         if pending:

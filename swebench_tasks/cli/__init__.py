@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -48,10 +49,41 @@ def ui_from(ctx: click.Context, no_input: bool | None = None, json_mode: bool | 
     from swebench_tasks.ui import Ui
 
     root = ctx.find_root().params
-    return Ui.detect(
+    return answered(Ui.detect(
         no_input=bool(no_input or root.get("no_input")),
         json_mode=bool(json_mode or root.get("json_mode")),
-    )
+    ))
+
+
+def answered(ui):
+    """`ui` with the terminal's answers to the core's questions, when a person is there to give
+    them: hidden input when interactive; yes/no and `docker login` also only outside --json."""
+    if not ui.interactive:
+        return ui
+    ui.ask_secret = hidden
+    if not ui.json:
+        ui.confirm = partial(ask_yes, ui)
+        ui.login = partial(docker_login, ui)
+    return ui
+
+
+def hidden(prompt: str) -> str:
+    import getpass
+
+    return getpass.getpass(prompt)
+
+
+def ask_yes(ui, question: str) -> bool:
+    from rich.prompt import Confirm
+
+    return Confirm.ask(question, console=ui.console, default=True)
+
+
+def docker_login(ui, host: str) -> bool:
+    """Offer `docker login HOST`; docker itself asks for the user and token on this terminal."""
+    from swebench_tasks.images import docker_login as run_login
+
+    return ask_yes(ui, f"{host} needs a login to pull. Run `docker login {host}` now?") and run_login(host)
 
 
 class LazyGroup(click.Group):

@@ -59,5 +59,6 @@ def validate(provider: str, key: str, on_wait: OnWait | None = None) -> None:
         validate_key(key, on_wait)
         return
     from swebench_tasks.providers import get_provider
+    from swebench_tasks.secrets import key_fix
 
-    get_provider(provider, key=key, on_wait=on_wait).validate_key()
+    get_provider(provider, key=key, on_wait=on_wait, key_fix=key_fix).validate_key()

@@ -7,33 +7,33 @@ from pathlib import Path
 import click
 
 from swebench_tasks.cli import global_options, ui_from
+from swebench_tasks.providers import NAMES
 
 
-@click.command("models")
+@click.command("models", help=f"List PROVIDER's models live ({', '.join(NAMES)}).")
 @click.argument("provider")
 @click.option("--search", metavar="TEXT", help="Only models whose id contains TEXT (case-insensitive).")
 @click.option("--profile", metavar="NAME", help="Use this profile's key (default: the active profile).")
 @global_options
 @click.pass_context
 def command(ctx, provider: str, search: str | None, profile: str | None, no_input, json_mode) -> None:
-    """List PROVIDER's models live (openai, anthropic, openrouter, huggingface, ollama)."""
     from dataclasses import asdict
 
     from swebench_tasks import profiles, secrets
     from swebench_tasks.errors import UsageError
-    from swebench_tasks.providers import get_provider
+    from swebench_tasks.providers import get_provider, info
 
     ui = ui_from(ctx, no_input, json_mode)
     profiles.check_provider(provider)
     key = None
-    if secrets.KEY_ENV[provider]:
+    if secrets.key_env(provider):
         profile = profile or profiles.active_profile(provider)
-        optional = provider == "openrouter"  # its catalog is public
+        optional = info(provider).public_catalog
         key = secrets.resolve_key(provider, profile=profile, workdir=Path.cwd(),
-                                  interactive=ui.interactive and not optional)
+                                  ask_secret=None if optional else ui.ask_secret)
         if key is None and not optional:
             raise UsageError(f"no {provider} key found", fix=secrets.key_fix(provider, profile))
-    client = get_provider(provider, key=key, on_wait=ui.wait_line)
+    client = get_provider(provider, key=key, on_wait=ui.wait_line, key_fix=secrets.key_fix)
     models = client.list_models()
     if search:
         models = [m for m in models if search.lower() in m.id.lower()]

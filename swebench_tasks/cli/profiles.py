@@ -6,8 +6,9 @@ import click
 
 from swebench_tasks.cli import global_options
 from swebench_tasks.cli._keys import keyed_provider, read_key, ui_for, validate
+from swebench_tasks.providers import NAMES
 
-PROVIDER = click.option("--provider", required=True, metavar="P", help="openai, anthropic, openrouter, huggingface, ollama")
+PROVIDER = click.option("--provider", required=True, metavar="P", help=", ".join(NAMES))
 PROFILE = click.option("--profile", required=True, metavar="NAME", help="The profile's name.")
 
 

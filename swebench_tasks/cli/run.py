@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from swebench_tasks.cli import global_options, ui_from
+from swebench_tasks.providers import NAMES
 
 
 def selection_options(func):
@@ -16,7 +17,7 @@ def selection_options(func):
         click.option("--split", default=None, help="Dataset split (default: test)."),
         click.option("--count", type=int, default=None, help="The first N instances, in dataset order."),
         click.option("--instance-ids", default=None, help="Comma-separated instance ids (wins over --count)."),
-        click.option("--provider", default=None, help="openai, anthropic, openrouter, huggingface, ollama."),
+        click.option("--provider", default=None, help=f"{', '.join(NAMES)}."),
         click.option("--model", default=None, help="Model id, or `gold` for the dataset's gold patches."),
         click.option("--profile", default=None, help="Named profile whose key to use."),
         click.option("--backend", default=None, help="local (Docker) or sb-cli (hosted evaluation)."),

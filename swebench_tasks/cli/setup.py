@@ -8,6 +8,7 @@ import click
 
 from swebench_tasks.cli import global_options, ui_from
 from swebench_tasks.errors import UsageError
+from swebench_tasks.providers import NAMES
 
 
 def write_config(workdir: Path, *, provider: str, model: str, dataset: str | None,
@@ -41,7 +42,7 @@ def write_config(workdir: Path, *, provider: str, model: str, dataset: str | Non
 
 
 @click.command("setup")
-@click.option("--provider", default=None, help="openai, anthropic, openrouter, huggingface, ollama.")
+@click.option("--provider", default=None, help=f"{', '.join(NAMES)}.")
 @click.option("--model", default=None, help="Model id.")
 @click.option("-d", "--dataset", default=None, help="lite, verified, full, a HF id or a local file.")
 @click.option("--count", type=int, default=None, help="How many instances a run takes (0: all).")

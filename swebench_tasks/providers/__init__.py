@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any, Callable, Protocol
 
-from swebench_tasks.errors import ProviderError, UsageError
+from swebench_tasks.errors import AuthError, ProviderError, UsageError
 
+# The registry: one module per name, each declaring its INFO. A new provider is its module plus
+# its name here; the CLI's help, config, keys, pricing and the wizard read the rest from INFO.
 NAMES = ("openai", "anthropic", "openrouter", "huggingface", "ollama")
 
 # Called with (seconds, reason) before each wait (a 429's Retry-After, a backoff).
@@ -43,6 +46,35 @@ def is_chat_model(model_id: str, row: dict | None = None) -> bool:
         if isinstance(modality, str) and "->" in modality and "text" not in modality.split("->", 1)[1]:
             return False
     return True
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What the rest of the program knows about a provider without talking to it."""
+
+    name: str
+    label: str  # as the wizard shows it, e.g. "OpenAI API"
+    key_env: str | None  # the variable holding its key; None: it needs none
+    endpoint_env: str  # the variable that moves its endpoint
+    default_url: str
+    key_page: str = ""  # where to get a key
+    key_hint: str = ""  # what a key looks like, e.g. "sk-..."
+    public_catalog: bool = False  # its model list needs no key
+    local: bool = False  # runs on this machine: its tokens cost nothing
+    menu: int = 0  # its place in the wizard's list of compute sources
+
+
+@lru_cache(maxsize=None)
+def info(name: str) -> ProviderInfo:
+    """`name`'s INFO; imports its module (cheap: HTTP is imported on first request)."""
+    if name not in NAMES:
+        raise UsageError(f"unknown provider {name!r}", fix=f"use one of: {', '.join(NAMES)}")
+    return importlib.import_module(f"swebench_tasks.providers.{name}").INFO
+
+
+def infos() -> list[ProviderInfo]:
+    """Every registered provider, in the wizard's order."""
+    return sorted((info(name) for name in NAMES), key=lambda i: i.menu)
 
 
 @dataclass(frozen=True)
@@ -109,15 +141,26 @@ class Provider(Protocol):
         """A reply; with `tools`, the model may answer with `tool_calls` (ToolsUnsupported if refused)."""
 
 
-def get_provider(name: str, key: str | None = None, *, on_wait: OnWait | None = None, **options) -> Provider:
+def get_provider(name: str, key: str | None = None, *, on_wait: OnWait | None = None,
+                 key_fix: Callable[[str], str] | None = None, **options) -> Provider:
     """The provider `name`, reaching its endpoint from the environment (SPEC.md).
 
     `on_wait` hears of every rate-limit or backoff wait of its calls (a call's own
     `on_wait` wins), so each command can show it: a silent wait looks like a hang.
+    `key_fix(name)` says what fixes a missing or refused key (the caller knows about
+    keychains and profiles; providers do not); it is asked only when a key fails.
     """
-    if name not in NAMES:
-        raise UsageError(f"unknown provider {name!r}", fix=f"use one of: {', '.join(NAMES)}")
-    module = importlib.import_module(f"swebench_tasks.providers.{name}")
-    provider = module.create(key=key, **options)
+    meta = info(name)  # UsageError for an unknown name
+    provider = importlib.import_module(f"swebench_tasks.providers.{name}").create(key=key, **options)
     provider.http.on_wait = on_wait  # every provider talks through one Http
+    if key_fix is not None:
+        provider.http.key_fix = partial(key_fix, name)
+    elif meta.key_env:
+        provider.http.key_fix = f"set {meta.key_env}"
     return provider
+
+
+def missing_key(provider: Provider) -> AuthError:
+    """The error for a call that needs a key when there is none."""
+    fix = provider.http.key_fix
+    return AuthError(f"no {provider.name} key found", fix=fix() if callable(fix) else fix)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from functools import partial
 
-from swebench_tasks.errors import AuthError, ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall, is_chat_model
+from swebench_tasks.errors import ProviderError
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall, is_chat_model, missing_key
 from swebench_tasks.providers._http import Http, filtered
-from swebench_tasks.secrets import key_fix
 
 
 def endpoint(env: str, default: str) -> str:
@@ -39,7 +37,7 @@ class OpenAICompatible:
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
-                         key_fix=partial(key_fix, self.name), endpoint_env=self.endpoint_env)
+                         endpoint_env=self.endpoint_env)
 
     def list_models(self) -> list[ModelInfo]:
         data = self.http.get("/models")
@@ -94,7 +92,7 @@ class OpenAICompatible:
 
     def _require_key(self) -> None:
         if not self.key and self.key_env:
-            raise AuthError(f"no {self.name} key found", fix=key_fix(self.name))
+            raise missing_key(self)
 
 
 def wire_message(m: Message) -> dict:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import partial
 
-from swebench_tasks.errors import AuthError, ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, ToolCall, is_chat_model
+from swebench_tasks.errors import ProviderError
+from swebench_tasks.providers import (ChatResult, Message, ModelInfo, OnWait, ProviderInfo, Tool, ToolCall,
+                                      is_chat_model, missing_key)
 from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.providers._openai_compat import arguments_object, endpoint
-from swebench_tasks.secrets import key_fix
 
-DEFAULT_URL = "https://api.anthropic.com"
+INFO = ProviderInfo(
+    name="anthropic", label="Anthropic API", key_env="ANTHROPIC_API_KEY", endpoint_env="ANTHROPIC_BASE_URL",
+    default_url="https://api.anthropic.com", key_page="https://console.anthropic.com/settings/keys",
+    key_hint="sk-ant-...", menu=3,
+)
 API_VERSION = "2023-06-01"
 PAGE = 1000  # the API's largest page
 
@@ -20,9 +23,9 @@ PAGE = 1000  # the API's largest page
 @dataclass
 class Anthropic:
     key: str | None = None
-    base_url: str = DEFAULT_URL
-    name: str = "anthropic"
-    key_env: str | None = "ANTHROPIC_API_KEY"
+    base_url: str = INFO.default_url
+    name: str = INFO.name
+    key_env: str | None = INFO.key_env
     http: Http = field(init=False)
 
     def __post_init__(self) -> None:
@@ -30,7 +33,7 @@ class Anthropic:
         if self.key:
             headers["x-api-key"] = self.key
         self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
-                         key_fix=partial(key_fix, self.name), endpoint_env="ANTHROPIC_BASE_URL")
+                         endpoint_env=INFO.endpoint_env)
 
     def list_models(self) -> list[ModelInfo]:
         """Every page of `GET /v1/models` (`has_more` / `last_id` → `after_id`)."""
@@ -88,7 +91,7 @@ class Anthropic:
 
     def _require_key(self) -> None:
         if not self.key:
-            raise AuthError("no anthropic key found", fix=key_fix(self.name))
+            raise missing_key(self)
 
 
 def wire_messages(messages: list[Message]) -> list[dict]:
@@ -118,4 +121,4 @@ def _blocks(content: str | list[dict]) -> list[dict]:
 
 
 def create(key: str | None = None, **options) -> Anthropic:
-    return Anthropic(key=key, base_url=options.get("base_url") or endpoint("ANTHROPIC_BASE_URL", DEFAULT_URL))
+    return Anthropic(key=key, base_url=options.get("base_url") or endpoint(INFO.endpoint_env, INFO.default_url))

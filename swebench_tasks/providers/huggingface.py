@@ -9,10 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from swebench_tasks.errors import AuthError, ProviderError
-from swebench_tasks.providers import ModelInfo
+from swebench_tasks.providers import ModelInfo, ProviderInfo
 from swebench_tasks.providers._openai_compat import OpenAICompatible, endpoint
 
-DEFAULT_URL = "https://router.huggingface.co/v1"
+INFO = ProviderInfo(
+    name="huggingface", label="Hugging Face Inference API", key_env="HF_TOKEN", endpoint_env="HF_ROUTER_URL",
+    default_url="https://router.huggingface.co/v1", key_page="https://huggingface.co/settings/tokens",
+    key_hint="starts with hf_", menu=2,
+)
 HUB_URL = "https://huggingface.co"
 CURATED = (
     "meta-llama/Llama-3.1-8B-Instruct",
@@ -50,7 +54,7 @@ class HuggingFace(OpenAICompatible):
 
 def create(key: str | None = None, **options) -> HuggingFace:
     return HuggingFace(
-        name="huggingface", key_env="HF_TOKEN", endpoint_env="HF_ROUTER_URL",
-        base_url=options.get("base_url") or endpoint("HF_ROUTER_URL", DEFAULT_URL), key=key,
+        name=INFO.name, key_env=INFO.key_env, endpoint_env=INFO.endpoint_env,
+        base_url=options.get("base_url") or endpoint(INFO.endpoint_env, INFO.default_url), key=key,
         hub_url=endpoint("HF_ENDPOINT", HUB_URL),
     )

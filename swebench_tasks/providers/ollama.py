@@ -8,18 +8,21 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from swebench_tasks.errors import ProviderError
-from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, Tool, is_chat_model
+from swebench_tasks.providers import ChatResult, Message, ModelInfo, OnWait, ProviderInfo, Tool, is_chat_model
 from swebench_tasks.providers._http import Http
 from swebench_tasks.providers._openai_compat import arguments_object, read_tool_call, wire_tools
 
-DEFAULT_HOST = "http://localhost:11434"
+INFO = ProviderInfo(
+    name="ollama", label="Local (Ollama)", key_env=None, endpoint_env="OLLAMA_HOST",
+    default_url="http://localhost:11434", public_catalog=True, local=True, menu=1,
+)
 # Called per progress line of a pull: (status, completed bytes or None, total bytes or None).
 OnProgress = Callable[[str, "int | None", "int | None"], None]
 
 
 def host_url(raw: str | None) -> str:
     """`OLLAMA_HOST` as the ollama CLI reads it: scheme and port optional, 0.0.0.0 = localhost."""
-    raw = (raw or "").strip() or DEFAULT_HOST
+    raw = (raw or "").strip() or INFO.default_url
     if "://" not in raw:
         raw = "http://" + raw
     parts = urlsplit(raw)
@@ -34,13 +37,13 @@ def host_url(raw: str | None) -> str:
 
 @dataclass
 class Ollama:
-    base_url: str = DEFAULT_HOST
-    name: str = "ollama"
-    key_env: str | None = None
+    base_url: str = INFO.default_url
+    name: str = INFO.name
+    key_env: str | None = INFO.key_env
     http: Http = field(init=False)
 
     def __post_init__(self) -> None:
-        self.http = Http(self.name, self.base_url, endpoint_env="OLLAMA_HOST")
+        self.http = Http(self.name, self.base_url, endpoint_env=INFO.endpoint_env)
 
     def detect(self) -> bool:
         """Is a server answering at OLLAMA_HOST? (One quick try, no retries.)"""
@@ -107,4 +110,4 @@ def wire_message(m: Message) -> dict:
 
 
 def create(key: str | None = None, **options) -> Ollama:
-    return Ollama(base_url=options.get("base_url") or host_url(os.environ.get("OLLAMA_HOST")))
+    return Ollama(base_url=options.get("base_url") or host_url(os.environ.get(INFO.endpoint_env)))

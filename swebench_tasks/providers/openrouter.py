@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from swebench_tasks.providers import ModelInfo
+from swebench_tasks.providers import ModelInfo, ProviderInfo
 from swebench_tasks.providers._openai_compat import OpenAICompatible, as_int, endpoint
 
-DEFAULT_URL = "https://openrouter.ai/api/v1"
+INFO = ProviderInfo(
+    name="openrouter", label="OpenRouter", key_env="OPENROUTER_API_KEY", endpoint_env="OPENROUTER_BASE_URL",
+    default_url="https://openrouter.ai/api/v1", key_page="https://openrouter.ai/keys", key_hint="sk-or-...",
+    public_catalog=True, menu=5,
+)
 
 
 class OpenRouter(OpenAICompatible):
@@ -32,7 +36,7 @@ def _price(value: object) -> float | None:
 
 def create(key: str | None = None, **options) -> OpenRouter:
     return OpenRouter(
-        name="openrouter", key_env="OPENROUTER_API_KEY", endpoint_env="OPENROUTER_BASE_URL",
-        base_url=options.get("base_url") or endpoint("OPENROUTER_BASE_URL", DEFAULT_URL), key=key,
+        name=INFO.name, key_env=INFO.key_env, endpoint_env=INFO.endpoint_env,
+        base_url=options.get("base_url") or endpoint(INFO.endpoint_env, INFO.default_url), key=key,
         extra_headers={"X-Title": "swebench-tasks"},
     )

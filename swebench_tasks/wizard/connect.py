@@ -12,25 +12,12 @@ from pathlib import Path
 from rich.markup import escape
 
 from swebench_tasks.errors import AuthError, ProviderError, UsageError
+from swebench_tasks.providers import info, infos
 from swebench_tasks.ui import Ui
 from swebench_tasks.wizard.prompts import Back, confirm, pick_or_type, secret
 
 # The compute sources in the order the wizard offers them.
-LABELS = {
-    "ollama": "Local (Ollama)",
-    "huggingface": "Hugging Face Inference API",
-    "anthropic": "Anthropic API",
-    "openai": "OpenAI API",
-    "openrouter": "OpenRouter",
-}
-KEY_HINTS = {"openai": "sk-...", "anthropic": "sk-ant-...", "huggingface": "starts with hf_",
-             "openrouter": "sk-or-..."}
-KEY_PAGES = {
-    "openai": "https://platform.openai.com/api-keys",
-    "anthropic": "https://console.anthropic.com/settings/keys",
-    "huggingface": "https://huggingface.co/settings/tokens",
-    "openrouter": "https://openrouter.ai/keys",
-}
+LABELS = {i.name: i.label for i in infos()}
 OK, FAIL = "[green]✔[/]", "[red]✖[/]"
 
 
@@ -73,18 +60,18 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
 
     Esc goes back; with `optional` an empty answer means "no key" (OpenRouter's public catalog).
     """
-    from swebench_tasks.secrets import KEY_ENV, export_hint, has_keychain, sanitize_key
+    from swebench_tasks.secrets import export_hint, has_keychain, sanitize_key
 
-    name = LABELS[provider].removesuffix(" API")
-    hint = KEY_HINTS.get(provider, "")
+    meta = info(provider)
+    name = meta.label.removesuffix(" API")
     if not has_keychain():
         ui.print(f"  No OS keychain here, so a key typed now serves this session only. To skip this step, "
-                 f"press Esc, run `{export_hint(KEY_ENV[provider])}` in your shell, and start again.")
+                 f"press Esc, run `{export_hint(meta.key_env)}` in your shell, and start again.")
     while True:
-        raw = secret(f"Enter your {name} key ({hint}):",
+        raw = secret(f"Enter your {name} key ({meta.key_hint}):",
                      instruction="input hidden; Enter to skip" if optional else "input hidden")
         if optional and not raw.strip():
-            ui.print(f"  No key: the catalog is public, but a run will need {KEY_ENV[provider]}.")
+            ui.print(f"  No key: the catalog is public, but a run will need {meta.key_env}.")
             return None
         try:
             key = sanitize_key(raw)
@@ -93,7 +80,7 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
         except AuthError as exc:
             say_error(ui, exc)
             ui.print(f"  The key was refused: check that you copied all of it and that it is active. "
-                     f"Get or create one at {KEY_PAGES[provider]}")
+                     f"Get or create one at {meta.key_page}")
             ui.print("  Paste another key, or press Esc to go back.")
         except UsageError as exc:
             say_error(ui, exc)
@@ -109,7 +96,7 @@ def existing_key(ui: Ui, provider: str, profile: str | None, workdir: Path) -> K
     from swebench_tasks import secrets
 
     try:
-        value = secrets.resolve_key(provider, profile=profile, workdir=workdir, interactive=False)
+        value = secrets.resolve_key(provider, profile=profile, workdir=workdir)
     except UsageError as exc:
         say_error(ui, exc)
         return None
@@ -132,14 +119,15 @@ def connect_key(ui: Ui, provider: str, profile: str | None, workdir: Path) -> Ke
     found = existing_key(ui, provider, profile, workdir)
     if found is not None:
         return found
-    return Key(ask_key(ui, provider, optional=provider == "openrouter"), "typed")
+    return Key(ask_key(ui, provider, optional=info(provider).public_catalog), "typed")
 
 
 def pick_model(ui: Ui, provider: str, key: str | None, default: str | None = None) -> str:
     """The live model list with type-to-filter; a typed or curated id is proven by one request."""
     from swebench_tasks.providers import get_provider
+    from swebench_tasks.secrets import key_fix
 
-    client = get_provider(provider, key=key, on_wait=show_waits(ui))
+    client = get_provider(provider, key=key, on_wait=show_waits(ui), key_fix=key_fix)
     with ui.console.status("Fetching model catalog... (this may take a moment)"):
         models = [m.id for m in client.list_models()]
     curated = bool(getattr(client, "curated", False))

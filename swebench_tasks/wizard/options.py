@@ -193,14 +193,15 @@ def list_models(ui: Ui, workdir: Path, rows: list[Row]) -> None:
     from rich.columns import Columns
 
     from swebench_tasks import secrets
-    from swebench_tasks.providers import get_provider
+    from swebench_tasks.providers import get_provider, info
 
     row = pick(rows, "List the models of which profile?", lambda r: True, "no profiles")
-    key = secrets.resolve_key(row.provider, profile=row.profile, workdir=workdir, interactive=False)
-    if key is None and row.key_stored is not None and row.provider != "openrouter":
+    key = secrets.resolve_key(row.provider, profile=row.profile, workdir=workdir)
+    if key is None and row.key_stored is not None and not info(row.provider).public_catalog:
         raise UsageError(f"no {row.provider} key for {row.profile}",
                          fix="set one with Options → Set or replace a key")
     with ui.console.status("Fetching model catalog..."):
-        models = [m.id for m in get_provider(row.provider, key=key, on_wait=show_waits(ui)).list_models()]
+        models = [m.id for m in get_provider(row.provider, key=key, on_wait=show_waits(ui),
+                                            key_fix=secrets.key_fix).list_models()]
     ui.print(f"{row.name}: {len(models)} models")
     ui.print(Columns([escape(m) for m in models]))

@@ -170,7 +170,7 @@ def save_key(ui: Ui, workdir: Path, a: Answers) -> bool:
 
     if a.key is None or not a.key.typed or not a.key.value:
         return False
-    env = secrets.KEY_ENV[a.provider]
+    env = secrets.key_env(a.provider)
     backend, name = secrets.keychain()
     if backend is None:
         ui.print(f"\nNo OS keychain is available here (keyring backend {name}), so the key cannot be saved.")
