@@ -402,14 +402,7 @@ def key_skipped(graph: Graph) -> str | None:
 
 def _key(graph: Graph) -> str | None:
     """The key the run uses: the graph's, else resolved without prompting."""
-    if graph.key:
-        return graph.key
-    from swebench_tasks import profiles, secrets
-
-    s = graph.settings
-    provider = s.chosen_provider()
-    profile = s.profile or profiles.active_profile(provider)
-    return secrets.resolve_key(provider, profile=profile, workdir=s.workdir)
+    return graph.run_key()
 
 
 def key_state(graph: Graph) -> dict:

@@ -273,13 +273,25 @@ class Graph:
 
         return create
 
+    def run_key(self) -> str | None:
+        """The key the run uses: the one a front resolved, else the stored one, found without
+        prompting (environment, keychain, `.env` pointer): `swebench doit` and `dodo.py` have no
+        front to resolve it, and stale generations there need it all the same."""
+        if self.key is None and self.settings.needs_provider:
+            from swebench_tasks import profiles, secrets
+
+            provider = self.settings.chosen_provider()
+            profile = self.settings.profile or profiles.active_profile(provider)
+            self.key = secrets.resolve_key(provider, profile=profile, workdir=self.settings.workdir)
+        return self.key
+
     def provider(self):
         with self._lock:
             if self._provider is None:
                 from swebench_tasks.providers import get_provider
                 from swebench_tasks.secrets import key_fix
 
-                self._provider = get_provider(self.settings.chosen_provider(), key=self.key,
+                self._provider = get_provider(self.settings.chosen_provider(), key=self.run_key(),
                                               on_wait=self.waiter("provider"), key_fix=key_fix)
             return self._provider
 

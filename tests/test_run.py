@@ -363,3 +363,17 @@ def test_up_to_date_rerun_reads_each_record_once(dataset, openai_server, monkeyp
     assert summary["tasks"]["executed"] == [] and summary["selected"] == 30
     assert len(reads) == len(set(reads)) == 30
     assert builds == [1]
+
+
+def test_graph_finds_the_stored_key_when_no_front_resolved_it(dataset, openai_server):
+    """`swebench doit run` and `dodo.py` have no front that resolves the key: the graph finds
+    the stored one itself (here the environment's), without prompting, as `swebench run` would."""
+    from swebench_tasks.config import load_settings
+    from swebench_tasks.providers import Message
+    from swebench_tasks.tasks import Graph
+
+    graph = Graph(load_settings(Path.cwd(), provider="openai", model="gpt-4o-mini", no_input=True))
+    assert graph.key is None
+    reply = graph.provider().chat("gpt-4o-mini", [Message("user", "fix it")])
+    assert reply.text and chats(openai_server) == 1
+    assert graph.key == os.environ["OPENAI_API_KEY"]
