@@ -21,9 +21,10 @@ import socket
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode, urlsplit
 
 from swebench_tasks.errors import EngineError, UsageError
@@ -333,7 +334,11 @@ def remove_pulled(paths: Paths, *, dry_run: bool = False) -> list[str]:
         else:
             sys.stderr.write(f"swebench: kept {name}: {_message(body)} (fix: remove the containers using it)\n")
     if not dry_run and forget:
-        _update_record(paths, lambda images: [images.pop(name, None) for name in forget])
+        def drop(images: dict[str, dict]) -> None:
+            for name in forget:
+                images.pop(name, None)
+
+        _update_record(paths, drop)
     return removed
 
 

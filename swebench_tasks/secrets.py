@@ -15,9 +15,9 @@ import os
 import re
 import secrets as _random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from swebench_tasks.errors import UsageError
 from swebench_tasks.providers import NAMES, info

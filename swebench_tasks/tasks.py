@@ -471,7 +471,6 @@ class Graph:
     def fetch_catalog(self) -> None:
         """Refresh the model list; skipped when this run resolved no key (nothing to generate)."""
         from swebench_tasks.catalog import fetch_catalog
-
         from swebench_tasks.providers import info
 
         if self.key is None and not info(self.settings.provider).public_catalog:

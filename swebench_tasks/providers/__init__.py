@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache, partial
-from typing import Any, Callable, Protocol
+from functools import cache, partial
+from typing import Any, Protocol
 
 from swebench_tasks.errors import AuthError, ProviderError, UsageError
 
@@ -64,7 +65,7 @@ class ProviderInfo:
     menu: int = 0  # its place in the wizard's list of compute sources
 
 
-@lru_cache(maxsize=None)
+@cache
 def info(name: str) -> ProviderInfo:
     """`name`'s INFO; imports its module (cheap: HTTP is imported on first request)."""
     if name not in NAMES:
@@ -134,6 +135,9 @@ class Provider(Protocol):
 
     def validate_key(self) -> None:
         """Raise AuthError if the key is refused; ProviderError if unreachable."""
+
+    def check_model(self, model: str) -> None:
+        """A one-token live request: proves a hand-typed or curated model id answers."""
 
     def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
              temperature: float = 0.0, on_wait: OnWait | None = None,

@@ -24,9 +24,10 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from swebench_tasks.errors import AuthError, PromptRejected, ProviderError, UsageError
 from swebench_tasks.providers import OnWait, ToolsUnsupported
@@ -52,7 +53,8 @@ def _env_number(name: str, default: float, cast: Callable[[str], float] = float)
     try:
         value = cast(raw)
     except ValueError:
-        raise UsageError(f"{name} must be a number, got {raw!r}", fix=f"unset {name} or set it to e.g. {default}") from None
+        raise UsageError(f"{name} must be a number, got {raw!r}",
+                         fix=f"unset {name} or set it to e.g. {default}") from None
     if value < 0:
         raise UsageError(f"{name} must not be negative, got {raw!r}", fix=f"set {name} to e.g. {default}")
     return value
@@ -67,7 +69,7 @@ class RetryPolicy:
     max_wait: float = 60.0
 
     @classmethod
-    def from_env(cls) -> "RetryPolicy":
+    def from_env(cls) -> RetryPolicy:
         return cls(
             base_seconds=_env_number("SWEBENCH_RETRY_BASE_SECONDS", cls.base_seconds),
             max_retries=int(_env_number("SWEBENCH_MAX_RETRIES", cls.max_retries, int)),

@@ -131,6 +131,6 @@ def arguments_object(text: str) -> dict:
 
 def as_int(value: object) -> int | None:
     try:
-        return int(value) if value is not None else None
+        return int(value) if isinstance(value, (int, float, str)) else None
     except (TypeError, ValueError):
         return None

@@ -6,8 +6,17 @@ import json
 from dataclasses import dataclass, field
 
 from swebench_tasks.errors import ProviderError
-from swebench_tasks.providers import (ChatResult, Message, ModelInfo, OnWait, ProviderInfo, Tool, ToolCall,
-                                      is_chat_model, missing_key)
+from swebench_tasks.providers import (
+    ChatResult,
+    Message,
+    ModelInfo,
+    OnWait,
+    ProviderInfo,
+    Tool,
+    ToolCall,
+    is_chat_model,
+    missing_key,
+)
 from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.providers._openai_compat import arguments_object, endpoint
 

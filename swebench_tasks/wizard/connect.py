@@ -64,7 +64,7 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
 
     meta = info(provider)
     name = meta.label.removesuffix(" API")
-    if not has_keychain():
+    if meta.key_env and not has_keychain():
         ui.print(f"  No OS keychain here, so a key typed now serves this session only. To skip this step, "
                  f"press Esc, run `{export_hint(meta.key_env)}` in your shell, and start again.")
     while True:
@@ -150,8 +150,10 @@ def pick_model(ui: Ui, provider: str, key: str | None, default: str | None = Non
 def pick_ollama_model(ui: Ui, default: str | None = None) -> str:
     """Ollama at OLLAMA_HOST: its local models, or a name to pull (with progress)."""
     from swebench_tasks.providers import get_provider
+    from swebench_tasks.providers.ollama import Ollama
 
     client = get_provider("ollama", on_wait=show_waits(ui))
+    assert isinstance(client, Ollama)  # detect() and pulls are Ollama's own
     while not client.detect():
         ui.print(f"  {FAIL} No Ollama server answers at {client.base_url}")
         ui.print("    Fix: start it with `ollama serve`, or set OLLAMA_HOST to where it runs.")

@@ -5,9 +5,9 @@ chosen one applied, and "Retry preflight"."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rich.markup import escape
 

@@ -7,9 +7,9 @@ Destructive actions name what changes and ask first. Esc goes back one level.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rich.markup import escape
 
@@ -118,6 +118,8 @@ def store(ui: Ui, row: Row) -> None:
     from swebench_tasks import secrets
 
     key = ask_key(ui, row.provider)
+    if key is None:  # skipped: nothing to store
+        return
     backend = secrets.store_key(row.provider, key, profile=row.profile)
     ui.print(f"  {OK} Key validated and stored for {row.name} (account "
              f"{secrets.account(row.provider, row.profile)}, {backend})")

@@ -8,8 +8,9 @@ lands on the next screen).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 ESC_HINT = "Esc: back"
 
@@ -97,7 +98,7 @@ def pick_or_type(message: str, options: Sequence[str], other_label: str, default
     prompt = inquirer.fuzzy(message=message, choices=items, default="", mandatory=False,
                             keybindings=_keys(), max_height="50%", border=False,
                             instruction=f"type to filter, Enter to pick, {ESC_HINT}")
-    if default in options:
+    if default is not None and default in options:
         prompt.content_control.selected_choice_index = list(options).index(default)
     result = _ask(prompt)
     typed = prompt._get_current_text().strip()  # InquirerPy keeps no public accessor for it
