@@ -9,22 +9,46 @@ modules by lines. grimp reads the source; nothing of the package is imported.
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
+from functools import cache
 from pathlib import Path
 
 import grimp
 
 PACKAGE = "swebench_tasks"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def source_file(module: str) -> Path:
+    path = ROOT / Path(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+@cache
+def typing_only_lines(module: str) -> frozenset[int]:
+    """Line numbers of the imports under `if TYPE_CHECKING:` in `module`."""
+    tree = ast.parse(source_file(module).read_text())
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for inner in node.body:
+                for sub in ast.walk(inner):
+                    if isinstance(sub, (ast.Import, ast.ImportFrom)):
+                        lines.update(range(sub.lineno, (sub.end_lineno or sub.lineno) + 1))
+    return frozenset(lines)
 
 
 def edges(graph: grimp.ImportGraph) -> set[tuple[str, str]]:
-    """Direct imports between the package's modules, without `if TYPE_CHECKING:` ones."""
+    """Direct imports between the package's modules (inside functions too), without the
+    `if TYPE_CHECKING:` ones."""
     out = set()
     for importer in graph.modules:
         for imported in graph.find_modules_directly_imported_by(importer):
             details = graph.get_import_details(importer=importer, imported=imported)
-            if any("TYPE_CHECKING" not in d["line_contents"] for d in details) or not details:
+            skip = typing_only_lines(importer)
+            if not details or any(d["line_number"] not in skip for d in details):
                 out.add((importer, imported))
     return out
 
@@ -94,12 +118,7 @@ def main() -> None:
     nodes = {m for m in graph.modules if m != PACKAGE}
     arrows = {(a, b) for a, b in edges(graph) if a in nodes and b in nodes}
     groups = cycles(nodes, arrows)
-    root = Path(__file__).resolve().parent.parent
-    sizes = []
-    for m in nodes:
-        path = root / Path(*m.split("."))
-        file = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
-        sizes.append((len(file.read_text().splitlines()), m))
+    sizes = [(len(source_file(m).read_text().splitlines()), m) for m in nodes]
     sizes.sort(reverse=True)
     result = {
         "modules": len(nodes),
