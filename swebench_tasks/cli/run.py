@@ -37,7 +37,8 @@ def selection_flags(kwargs: dict) -> dict:
 @click.command("run")
 @selection_options
 @click.option("--max-workers", type=int, default=None, help="Concurrent model requests and harness workers.")
-@click.option("--run-id", default=None, help="Name of this run (default: <dataset>-<model>).")
+@click.option("--run-id", default=None,
+              help="Name of this run (default: <dataset>-<model>, plus -mini-swe-agent in agent mode).")
 @click.option("--context", default=None, type=click.Choice(["retrieval", "statement", "text"]),
               help="What the model sees besides the issue (default: retrieval).")
 @click.option("--timeout", type=int, default=None, help="Per-instance harness timeout in seconds (sb-cli: bounds the whole wait).")
