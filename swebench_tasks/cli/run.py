@@ -26,6 +26,11 @@ def selection_options(func):
     return func
 
 
+agent_option = click.option(
+    "--agent", default=None, type=click.Choice(["mini-swe-agent", "none"]),
+    help="mini-swe-agent: an agent works in each instance's container; none: one reply (default).")
+
+
 def selection_flags(kwargs: dict) -> dict:
     """Click values -> Settings fields (None means not given)."""
     ids = kwargs.pop("instance_ids", None)
@@ -47,8 +52,7 @@ def selection_flags(kwargs: dict) -> dict:
 @click.option("--generate-only", is_flag=True, default=None, help="Stop after writing predictions.")
 @click.option("--predictions", type=click.Path(path_type=Path), default=None,
               help="Evaluate these patches (JSONL/JSON) instead of generating.")
-@click.option("--agent", default=None, type=click.Choice(["mini-swe-agent", "none"]),
-              help="mini-swe-agent: an agent works in each instance's container; none: one reply (default).")
+@agent_option
 @click.option("--step-limit", type=click.IntRange(min=1), default=None, help="Agent mode: model calls per instance (default: 250).")
 @click.option("--cost-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Agent mode: USD per instance (default: 3).")
