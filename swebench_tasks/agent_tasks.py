@@ -147,14 +147,27 @@ def summarize(g: Graph) -> dict:
             "steps": sum(i["steps"] for i in instances.values()), "instances": instances}
 
 
-def forecast_line(s: Settings, count: int) -> str:
-    """What the limits allow at most, before an agent run."""
+def limits_text(s: Settings) -> str:
+    """The limits a run's instances get: the flags', else the shipped config's."""
+    steps, usd = _limits(s)
+    return (f"${usd:g} and {steps} steps per instance"
+            f"{'' if s.budget is None else f', budget ${s.budget:g} for the run'}")
+
+
+def most_usd(s: Settings, count: int) -> float:
+    """What the limits allow at most for `count` instances (the budget stops new ones, not running ones)."""
+    usd = _limits(s)[1]
+    return usd * count if s.budget is None else min(usd * count, s.budget + usd * s.max_workers)
+
+
+def _limits(s: Settings) -> tuple[int, float]:
     from swebench_tasks.agent.model import load_config
 
     shipped = load_config("tools")["agent"]
-    steps = s.step_limit or shipped["step_limit"]
-    usd = s.cost_limit or float(shipped["cost_limit"])
-    most = usd * count if s.budget is None else min(usd * count, s.budget + usd * s.max_workers)
-    return (f"Agent mode ({AGENT}) on {count} instance(s) with {s.model}: at most ${most:.2f} "
-            f"(${usd:g} and {steps} steps per instance"
-            f"{'' if s.budget is None else f', budget ${s.budget:g} for the run'})")
+    return s.step_limit or shipped["step_limit"], s.cost_limit or float(shipped["cost_limit"])
+
+
+def forecast_line(s: Settings, count: int) -> str:
+    """What the limits allow at most, before an agent run."""
+    return (f"Agent mode ({AGENT}) on {count} instance(s) with {s.model}: at most ${most_usd(s, count):.2f} "
+            f"({limits_text(s)})")

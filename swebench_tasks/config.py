@@ -157,11 +157,13 @@ class Settings:
 
     @cached_property
     def effective_run_id(self) -> str:
-        """Default run id is stable per (dataset, model), so a rerun finds its own work.
-        Always a plain folder name: `--run-id` is checked, the default is made safe."""
+        """Default run id is stable per (dataset, model, agent), so a rerun finds its own work and
+        agent mode never overwrites the single-shot results of the same model. Always a plain
+        folder name: `--run-id` is checked, the default is made safe."""
         if self.run_id:
             return self.run_id
-        return safe_name(slug(f"{dataset_slug(self.dataset)}-{self.model_name}"))
+        agent = f"-{self.agent}" if self.agent != "none" and self.needs_provider else ""
+        return safe_name(slug(f"{dataset_slug(self.dataset)}-{self.model_name}{agent}"))
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)

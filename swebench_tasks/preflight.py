@@ -266,12 +266,14 @@ class SystemReport:
                 "checks": [c.to_json() for c in self.checks]}
 
 
-def run_checks(settings: Settings, rows: list[dict] | None, *, docker: bool = True,
+def run_checks(settings: Settings, rows: list[dict] | None, *, docker: bool = True, harness: bool | None = None,
                provider_url: str | None = None) -> SystemReport:
-    """Every system check for a selection (None: none made yet); `docker` False skips the engine's."""
-    checks = [check_python(), check_harness(settings.harness_python) if docker else
+    """Every system check for a selection (None: none made yet); `docker` False skips the engine's,
+    `harness` False the harness's (default: as `docker`; an agent needs the engine, not the harness)."""
+    harness = docker if harness is None else harness
+    checks = [check_python(), check_harness(settings.harness_python) if harness else
               Check("harness", True, "not needed: evaluation is not local")]
-    report = SystemReport(checks, harness_version(settings.harness_python) if checks[-1].ok and docker else None)
+    report = SystemReport(checks, harness_version(settings.harness_python) if checks[-1].ok and harness else None)
     missing: list[str] | None = None  # no selection yet: Docker Hub's registry
     if rows is not None:  # until the engine says which images it has, each may need its registry
         missing = [r["image"] for r in rows if r.get("image")] if docker else []
@@ -304,7 +306,8 @@ def system_checks(workdir: Path) -> list[Check]:
         from swebench_tasks.providers import get_provider
 
         url = get_provider(settings.provider).base_url
-    return run_checks(settings, None, docker=settings.backend == "local", provider_url=url).checks
+    return run_checks(settings, None, docker=settings.backend == "local" or settings.agent != "none",
+                      harness=settings.backend == "local", provider_url=url).checks
 
 
 # -- the doit tasks -----------------------------------------------------------------------------------
@@ -369,16 +372,23 @@ def system_state(graph: Graph) -> dict:
     """What the system checks depend on; cheap enough for every run."""
     s = graph.settings
     return {"python": sys.version, "harness_python": s.harness_python,
-            "harness": harness_version(s.harness_python), "docker": graph.uses_docker,
+            "harness": harness_version(s.harness_python), "docker": needs_engine(graph),
             "docker_host": os.environ.get("DOCKER_HOST"), "docker_cli": shutil.which("docker"),
-            "engine": _engine_id() if graph.uses_docker else None, "arch": s.arch,
+            "engine": _engine_id() if needs_engine(graph) else None, "arch": s.arch,
             "namespace": _namespace(s), "ids": graph.selected_ids(), "provider": provider_url(graph)}
+
+
+def needs_engine(graph: Graph) -> bool:
+    """A local evaluation needs the Docker engine, and so does an agent (it works in the instance
+    image) even when the evaluation is hosted (`--backend sb-cli`) or skipped (`--generate-only`)."""
+    return graph.uses_docker or graph.agent_mode
 
 
 def run_system(graph: Graph) -> SystemReport:
     """The system checks, printed ✔/✖ as they conclude; raises for the first required failure."""
     graph.check_evaluable()
-    report = run_checks(graph.settings, graph.rows(), docker=graph.uses_docker, provider_url=provider_url(graph))
+    report = run_checks(graph.settings, graph.rows(), docker=needs_engine(graph), harness=graph.uses_docker,
+                        provider_url=provider_url(graph))
     for check in report.checks:
         graph.progress.note(check.line())
     _write(record_path(graph, "system"), report.to_json())

@@ -134,3 +134,32 @@ def test_ctrl_c_mid_instance_leaves_no_container_and_no_record(workspace, instan
     finally:
         process.kill()
         docker_engine.remove_images(instance_dataset.row(iid)["image"])
+
+
+def test_setup_saves_agent_mode_and_run_uses_it(workspace, instance_dataset, docker_engine, openai_server,
+                                                provider_env, monkeypatch):
+    """`setup --no-input --agent mini-swe-agent` writes SWEBENCH_AGENT; a plain `run` then works as
+    the agent, under its own default run id (single-shot's results stay where they were)."""
+    for var, value in provider_env.items():
+        monkeypatch.setenv(var, value)
+    iid = instance_dataset.hub_ids[0]
+    dataset = instance_dataset.write(Path("instances.jsonl"), [iid])
+    openai_server.on_chat = scripted_agent(fix_and_submit(instance_dataset.gold[iid]))
+    setup = swebench("setup", "--no-input", "--json", "--provider", "openai", "--model", "gpt-4o-mini",
+                     "-d", str(dataset), "--agent", "mini-swe-agent")
+    assert setup.returncode == 0, setup.stderr
+    assert json.loads(setup.stdout)["saved"]["SWEBENCH_AGENT"] == "mini-swe-agent"
+    assert "SWEBENCH_AGENT=mini-swe-agent" in Path(".env").read_text().splitlines()
+    try:
+        out = swebench("run", "--no-input", "--json", "--no-preflight", "--generate-only", timeout=900)
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout)
+        assert summary["agent"] == "mini-swe-agent" and summary["instances"][iid]["exit_status"] == "submitted"
+        assert summary["run_id"] == "instances-gpt-4o-mini-mini-swe-agent"
+        assert "Agent mode (mini-swe-agent) on 1 instance(s) with gpt-4o-mini: at most $3.00" in out.stderr
+        prediction = json.loads(Path(summary["predictions_path"]).read_text().splitlines()[0])
+        assert prediction["instance_id"] == iid and prediction["model_patch"].strip()
+        assert chats_for(openai_server, instance_dataset.row(iid)) == 4
+        assert leftovers(Path.cwd()) == []
+    finally:
+        docker_engine.remove_images(instance_dataset.row(iid)["image"])

@@ -46,6 +46,16 @@ def test_default_run_id_is_stable_per_dataset_and_model(workspace):
         load_settings(Path.cwd(), run_id="bad/id")
 
 
+def test_agent_mode_has_its_own_default_run_id(workspace):
+    """Agent and single-shot results of one model must not overwrite each other under results/."""
+    agent = load_settings(Path.cwd(), dataset="lite", model="org/model-1", agent="mini-swe-agent")
+    assert agent.effective_run_id == "lite-org_model-1-mini-swe-agent"
+    assert load_settings(Path.cwd(), dataset="lite", model="org/model-1", agent="none").effective_run_id == \
+        "lite-org_model-1"
+    assert agent.with_(run_id="mine").effective_run_id == "mine"
+    assert agent.with_(model="gold").effective_run_id == "lite-gold"  # gold patches need no agent
+
+
 def test_active_named_profile_model_wins_over_dotenv_not_over_env(workspace, monkeypatch):
     from swebench_tasks import profiles
 

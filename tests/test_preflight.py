@@ -16,6 +16,7 @@ from swebench_tasks.errors import AuthError, EngineError
 from swebench_tasks.tasks import run_graph
 from tests.support.engine import DockerEngine, InstanceDataset, fallback_image
 from tests.support.providers import KEYS
+from tests.test_backend_sbcli import NO_DOCKER, lite  # noqa: F401 (lite is a fixture)
 from tests.test_run import error_lines, swebench
 from tests.test_images import FALLBACK_ONLY, engine, make_graph  # noqa: F401 (engine is a fixture)
 
@@ -311,3 +312,32 @@ def test_doit_preflight_on_the_saved_defaults(workspace: Path, engine: DockerEng
     assert ".  preflight:smoke" in first.stdout
     again = cli("doit", "preflight")
     assert again.returncode == 0 and "-- preflight:smoke" in again.stdout and "-- preflight:system" in again.stdout
+
+
+@docker
+def test_agent_mode_checks_the_engine_even_for_sb_cli(lite, sbcli_server, docker_engine: DockerEngine,
+                                                      ollama_server, provider_env) -> None:
+    """The agent works in the instance image, so hosted evaluation does not spare it the engine:
+    without one, preflight fails on it (the same selection without the agent passes); with the
+    real engine it passes, and the harness, which only a local evaluation needs, is not checked."""
+    args = ("preflight", "--no-input", "--json", "--backend", "sb-cli", "-d", "lite", "--provider", "ollama",
+            "--model", "llama3.2:1b")
+    hosted = cli(*args, env={**provider_env, **NO_DOCKER})
+    assert hosted.returncode == 0, hosted.stderr
+    assert "docker engine" not in {c["name"] for c in json.loads(hosted.stdout)["checks"]}
+
+    stopped = cli(*args, "--agent", "mini-swe-agent", env={**provider_env, **NO_DOCKER})
+    assert stopped.returncode == 4, stopped.stderr
+    document = json.loads(stopped.stdout)
+    checks = {c["name"]: c for c in document["checks"]}
+    assert not checks["docker engine"]["ok"] and "start Docker" in document["error"]["fix"]
+    assert len(error_lines(stopped.stderr)) == 1
+
+    running = cli(*args, env={**provider_env, "SWEBENCH_AGENT": "mini-swe-agent"})  # saved, as setup saves it
+    assert running.returncode == 0, running.stderr
+    document = json.loads(running.stdout)
+    checks = {c["name"]: c for c in document["checks"]}
+    assert checks["docker engine"]["ok"] and checks["docker command"]["ok"]
+    assert checks["harness"]["detail"] == "not needed: evaluation is not local"
+    assert "preflight:service" in document["tasks"]["executed"] + document["tasks"]["up_to_date"]
+    assert "preflight:smoke" not in document["tasks"]["executed"]

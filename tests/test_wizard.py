@@ -28,11 +28,13 @@ def through_checks(term: Terminal) -> None:
     term.answer("Press Enter to continue.", ENTER)
 
 
-def pick_local_dataset(term: Terminal, dataset: Path, count: str) -> None:
-    """Dataset: the fourth entry (another id or a local file); then the count."""
+def pick_local_dataset(term: Terminal, dataset: Path, count: str, mode: str = "2") -> None:
+    """Dataset: the fourth entry (another id or a local file); then the count, and the mode
+    (1: the agent, 2: one reply per instance)."""
     term.answer("Pick a dataset:", "4", ENTER)
     term.answer("Dataset id or file:", str(dataset), ENTER)
     term.answer("How many instances?", erase(), count, ENTER)
+    term.answer("Pick a mode:", mode, ENTER)
 
 
 def assert_clean_exit(term: Terminal, code: int) -> None:
@@ -147,11 +149,13 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
     term.press(ENTER)  # the previous pick is preselected
     term.answer("Pick a dataset:", ENTER)
     term.answer("How many instances?", erase(), ENTER)  # blank: all
+    term.answer("Pick a mode:", "2", ENTER)
     term.wait("No OS keychain is available here")
     term.wait("export HF_TOKEN=<your key>")
     term.answer("Run preflight now?", "n")
     term.wait("Compute: Hugging Face Inference API → Qwen/Qwen2.5-Coder-32B-Instruct")
     term.wait("Count: all")
+    term.wait("Mode: One reply per instance")
     term.wait("The harness is not ready yet: saving is the default")
     term.answer("Ready:", ENTER)  # the default, with no preflight passed: save, do not run
     term.wait("Run later with `swebench run`")
@@ -161,7 +165,7 @@ def test_huggingface_invalid_token_reprompts_then_lists_models(workspace, huggin
     whoami = [r for r in huggingface_server.requests if r.path == "/api/whoami-v2"]
     assert [r.headers["authorization"] for r in whoami] == [f"Bearer {bad}", f"Bearer {KEYS['huggingface']}"]
     assert dotenv() == {"SWEBENCH_PROVIDER": "huggingface", "SWEBENCH_MODEL": "Qwen/Qwen2.5-Coder-32B-Instruct",
-                        "SWEBENCH_DATASET": "lite", "SWEBENCH_COUNT": "0"}
+                        "SWEBENCH_DATASET": "lite", "SWEBENCH_COUNT": "0", "SWEBENCH_AGENT": "none"}
     for key in (bad, KEYS["huggingface"]):
         assert key not in term.screen and key not in Path(".env").read_text()
 
@@ -190,6 +194,58 @@ def test_a_typed_model_id_is_checked_with_a_live_request(workspace, openai_serve
     assert_clean_exit(term, 130)
     checks = [r.body for r in openai_server.requests if r.path.endswith("/chat/completions")]
     assert [(c["model"], c["max_tokens"]) for c in checks] == [("zz-unknown-9", 1)]
+
+
+# -- how the model works: the agent or one reply, saved and shown ---------------------------------
+
+def test_agent_mode_is_chosen_saved_shown_in_quick_run_then_one_reply(workspace, openai_server, provider_env):
+    env = {"OPENAI_API_KEY": KEYS["openai"], "OPENAI_BASE_URL": provider_env["OPENAI_BASE_URL"]}
+    term = Terminal("setup", env=env)
+    through_checks(term)
+    term.answer("Select a compute source:", "4", ENTER)
+    term.answer("Pick a model", "gpt-4o-mini", ENTER)
+    term.answer("Pick a dataset:", ENTER)  # lite
+    term.answer("How many instances?", erase(), "3", ENTER)
+    term.wait("Pick a mode:")
+    term.wait("1) Agent in the instance container (mini-swe-agent, the SWE-bench bash-only protocol; "
+              "more calls, much better results)")
+    term.wait("2) One reply per instance (fast, cheap)")
+    term.press(ESC)  # back to the count, which keeps its answer
+    term.answer("How many instances?", ENTER)
+    term.answer("Pick a mode:", ENTER)  # preselected: the agent
+    term.answer("Run preflight now?", "n")
+    term.wait("Mode: Agent in the instance container (mini-swe-agent)")
+    term.wait("Limits: $3 and 250 steps per instance")  # the shipped SWE-bench config's
+    term.wait("Cost: at most $9.00 for 3 instance(s)")  # what `swebench run` estimates before it starts
+    term.answer("Ready:", ENTER)  # not preflighted: save
+    term.wait("Saved defaults to")
+    assert_clean_exit(term, 0)
+    assert dotenv()["SWEBENCH_AGENT"] == "mini-swe-agent" and dotenv()["SWEBENCH_COUNT"] == "3"
+
+    quick = Terminal(env=env)
+    quick.answer("Choose:", "1", ENTER)
+    quick.wait("Quick Run will use:")
+    quick.wait("Mode: Agent in the instance container (mini-swe-agent)")
+    quick.wait("Limits: $3 and 250 steps per instance")
+    quick.wait("Cost: at most $9.00 for 3 instance(s)")
+    quick.answer("Press Enter to run now", ESC)
+    quick.answer("Choose:", ESC)
+    assert_clean_exit(quick, 0)
+
+    again = Terminal("setup", env=env)
+    through_checks(again)
+    again.answer("Select a compute source:", ENTER)  # the saved one: OpenAI
+    again.answer("Pick a model", ENTER)
+    again.answer("Pick a dataset:", ENTER)
+    again.answer("How many instances?", ENTER)
+    again.answer("Pick a mode:", DOWN, ENTER)  # from the saved agent down to one reply
+    again.answer("Run preflight now?", "n")
+    again.wait("Mode: One reply per instance")
+    again.answer("Ready:", ENTER)
+    again.wait("Saved defaults to")
+    assert_clean_exit(again, 0)
+    assert "Limits:" not in again.screen[again.screen.index("Summary"):]
+    assert dotenv()["SWEBENCH_AGENT"] == "none" and dotenv()["SWEBENCH_MODEL"] == "gpt-4o-mini"
 
 
 # -- Guided Setup and Quick Run with real runs ----------------------------------------------------

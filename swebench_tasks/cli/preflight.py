@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from swebench_tasks.cli import global_options, ui_from
-from swebench_tasks.cli.run import selection_flags, selection_options
+from swebench_tasks.cli.run import agent_option, selection_flags, selection_options
 
 
 @click.command("preflight")
 @selection_options
+@agent_option
 @global_options
 @click.pass_context
 def command(ctx: click.Context, no_input, json_mode, **kwargs) -> None:

@@ -27,6 +27,11 @@ def selection_options(func):
     return func
 
 
+agent_option = click.option(
+    "--agent", default=None, type=click.Choice(["mini-swe-agent", "none"]),
+    help="mini-swe-agent: an agent works in each instance's container; none: one reply (default).")
+
+
 def selection_flags(kwargs: dict) -> dict:
     """Click values -> Settings fields (None means not given)."""
     ids = kwargs.pop("instance_ids", None)
@@ -38,7 +43,8 @@ def selection_flags(kwargs: dict) -> dict:
 @click.command("run")
 @selection_options
 @click.option("--max-workers", type=int, default=None, help="Concurrent model requests and harness workers.")
-@click.option("--run-id", default=None, help="Name of this run (default: <dataset>-<model>).")
+@click.option("--run-id", default=None,
+              help="Name of this run (default: <dataset>-<model>, plus -mini-swe-agent in agent mode).")
 @click.option("--context", default=None, type=click.Choice(["retrieval", "statement", "text"]),
               help="What the model sees besides the issue (default: retrieval).")
 @click.option("--timeout", type=int, default=None, help="Per-instance harness timeout in seconds (sb-cli: bounds the whole wait).")
@@ -47,8 +53,7 @@ def selection_flags(kwargs: dict) -> dict:
 @click.option("--generate-only", is_flag=True, default=None, help="Stop after writing predictions.")
 @click.option("--predictions", type=click.Path(path_type=Path), default=None,
               help="Evaluate these patches (JSONL/JSON) instead of generating.")
-@click.option("--agent", default=None, type=click.Choice(["mini-swe-agent", "none"]),
-              help="mini-swe-agent: an agent works in each instance's container; none: one reply (default).")
+@agent_option
 @click.option("--step-limit", type=click.IntRange(min=1), default=None, help="Agent mode: model calls per instance (default: 250).")
 @click.option("--cost-limit", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Agent mode: USD per instance (default: 3).")

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from swebench_tasks.cli import global_options, ui_from
+from swebench_tasks.cli.run import agent_option
 from swebench_tasks.errors import UsageError
 from swebench_tasks.providers import NAMES
 
 
 def write_config(workdir: Path, *, provider: str, model: str, dataset: str | None,
-                 count: int | None) -> dict[str, str]:
+                 count: int | None, agent: str | None = None) -> dict[str, str]:
     """The saved defaults a later `swebench run` (and Quick Run) uses; every value is checked
     before anything is written, and it is refused while a run holds the working directory,
     whose settings it would change under it."""
@@ -30,7 +31,8 @@ def write_config(workdir: Path, *, provider: str, model: str, dataset: str | Non
         resolve(dataset, workdir)  # an alias, an existing file or a Hub id, else exit 2 with the fix
     # None leaves the saved value alone; 0 means the whole dataset.
     values = {"SWEBENCH_PROVIDER": provider, "SWEBENCH_MODEL": model,
-              "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": None if count is None else str(count)}
+              "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": None if count is None else str(count),
+              "SWEBENCH_AGENT": agent}
     with files.hold(Paths(workdir)):
         save_defaults(workdir, values)
     from swebench_tasks import profiles
@@ -46,20 +48,22 @@ def write_config(workdir: Path, *, provider: str, model: str, dataset: str | Non
 @click.option("--model", default=None, help="Model id.")
 @click.option("-d", "--dataset", default=None, help="lite, verified, full, a HF id or a local file.")
 @click.option("--count", type=int, default=None, help="How many instances a run takes (0: all).")
+@agent_option
 @global_options
 @click.pass_context
-def command(ctx, provider, model, dataset, count, no_input, json_mode) -> None:
+def command(ctx, provider, model, dataset, count, agent, no_input, json_mode) -> None:
     """Connect a model, pick a dataset and sample size, preflight, run.
 
     In a terminal this is the guided wizard. With --no-input it writes the same
-    configuration from --provider, --model, --dataset and --count, without prompts.
+    configuration from --provider, --model, --dataset, --count and --agent, without prompts.
     """
     ui = ui_from(ctx, no_input, json_mode)
     if ui.no_input:
         if not (provider and model):
             raise UsageError("setup without prompts needs --provider and --model",
                              fix="swebench setup --no-input --provider openai --model gpt-4o-mini")
-        saved = write_config(Path.cwd(), provider=provider, model=model, dataset=dataset, count=count)
+        saved = write_config(Path.cwd(), provider=provider, model=model, dataset=dataset, count=count,
+                             agent=agent)
         if ui.json:
             ui.emit({"saved": saved, "env_file": str(Path.cwd() / ".env")})
         else:
@@ -68,4 +72,4 @@ def command(ctx, provider, model, dataset, count, no_input, json_mode) -> None:
         return
     from swebench_tasks.wizard import guided_setup
 
-    guided_setup(ui, Path.cwd(), provider=provider, model=model, dataset=dataset, count=count)
+    guided_setup(ui, Path.cwd(), provider=provider, model=model, dataset=dataset, count=count, agent=agent)

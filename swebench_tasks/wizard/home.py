@@ -10,7 +10,7 @@ from swebench_tasks.errors import SwebenchError
 from swebench_tasks.ui import Ui
 from swebench_tasks.wizard.connect import LABELS, say_error
 from swebench_tasks.wizard.prompts import Back, Choice, choose, pause, text
-from swebench_tasks.wizard.setup import guided_setup, header
+from swebench_tasks.wizard.setup import guided_setup, header, mode_rows
 
 MENU = (("quick", "Quick Run"), ("setup", "Guided Setup (recommended)"), ("help", "Help & Docs"),
         ("options", "Options: providers and profiles"))
@@ -66,7 +66,7 @@ def quick_run(ui: Ui, workdir: Path) -> bool:
     rows = [("Provider", LABELS.get(settings.provider, settings.provider)),
             ("Profile", profiles.active_profile(settings.provider) or "default"),
             ("Model", settings.model), ("Dataset", settings.dataset),
-            ("Count", str(settings.count) if settings.count else "all")]
+            ("Count", str(settings.count) if settings.count else "all"), *mode_rows(settings, settings.count)]
     for name, value in rows:
         ui.print(f"  • {name}: {escape(value)}")
     pause("Press Enter to run now (Esc: back).")

@@ -1,5 +1,5 @@
 """Guided Setup: welcome, system checks, compute source, key and model, dataset, count,
-keychain, preflight, summary, run.
+how the model works (agent or one reply), keychain, preflight, summary, run.
 
 Esc goes back one step (to the last step that asked something); nothing is written
 until the user says so: a key when they accept the keychain, `.env` at the summary.
@@ -13,6 +13,7 @@ from typing import Callable
 
 from rich.markup import escape
 
+from swebench_tasks.config import Settings
 from swebench_tasks.errors import UsageError
 from swebench_tasks.ui import Ui
 from swebench_tasks.wizard.connect import (FAIL, LABELS, OK, Key, connect_key, pick_model,
@@ -24,6 +25,10 @@ DATASETS = (("lite", "lite (quick validation runs)"), ("verified", "verified (cu
             ("full", "full (complete benchmark)"))
 OTHER_DATASET = "other"
 DEFAULT_COUNT = 5
+AGENT = "mini-swe-agent"
+MODES = ((AGENT, "Agent in the instance container (mini-swe-agent, the SWE-bench bash-only protocol; "
+                 "more calls, much better results)"),
+         ("none", "One reply per instance (fast, cheap)"))
 
 
 @dataclass
@@ -36,10 +41,12 @@ class Answers:
     count: int | None = DEFAULT_COUNT
     key: Key | None = None
     harness: str = "not checked"
+    agent: str = AGENT  # preselected until a saved SWEBENCH_AGENT says otherwise
 
     def flags(self) -> dict:
         """The selection as `swebench run` flags (Settings field names)."""
-        return {"provider": self.provider, "model": self.model, "dataset": self.dataset, "count": self.count}
+        return {"provider": self.provider, "model": self.model, "dataset": self.dataset, "count": self.count,
+                "agent": self.agent}
 
 
 def header(ui: Ui, title: str) -> None:
@@ -49,16 +56,18 @@ def header(ui: Ui, title: str) -> None:
 
 
 def guided_setup(ui: Ui, workdir: Path, *, provider: str | None = None, model: str | None = None,
-                 dataset: str | None = None, count: int | None = None) -> bool:
+                 dataset: str | None = None, count: int | None = None, agent: str | None = None) -> bool:
     """The wizard; flags (and saved defaults) preselect answers. False if the user backed out."""
-    from swebench_tasks.config import load_settings
+    from swebench_tasks.config import VARIABLES, load_settings, lookup, read_dotenv
 
     saved = load_settings(workdir)
+    saved_agent = saved.agent if lookup(VARIABLES["agent"][0], read_dotenv(saved.paths.env_file)) else None
     answers = Answers(provider=provider or saved.provider, model=model or saved.model,
                       dataset=dataset or saved.dataset,
-                      count=count if count is not None else saved.count or DEFAULT_COUNT)
+                      count=count if count is not None else saved.count or DEFAULT_COUNT,
+                      agent=agent or saved_agent or AGENT)
     steps: list[Callable[[Ui, Path, Answers], bool]] = [
-        welcome, system_checks, choose_source, connect, choose_dataset, choose_count, save_key,
+        welcome, system_checks, choose_source, connect, choose_dataset, choose_count, choose_mode, save_key,
         preflight, summary]
     asked: list[int] = []  # steps that asked something, for Esc
     i = 0
@@ -155,6 +164,26 @@ def choose_count(ui: Ui, workdir: Path, a: Answers) -> bool:
     return True
 
 
+def choose_mode(ui: Ui, workdir: Path, a: Answers) -> bool:
+    """How the model works: an agent in each instance's container, or one reply per instance."""
+    header(ui, "How should the model work?")
+    a.agent = choose("Pick a mode:", [Choice(value, label) for value, label in MODES], default=a.agent)
+    return True
+
+
+def mode_rows(settings: Settings, count: int | None) -> list[tuple[str, str]]:
+    """The mode, and in agent mode its limits and what they allow at most: for the summary and
+    Quick Run (the run itself prints the same estimate before it starts)."""
+    from swebench_tasks.agent_tasks import limits_text, most_usd
+
+    if settings.agent == "none":
+        return [("Mode", "One reply per instance")]
+    rows = [("Mode", f"Agent in the instance container ({settings.agent})"), ("Limits", limits_text(settings))]
+    if count:
+        rows.append(("Cost", f"at most ${most_usd(settings, count):.2f} for {count} instance(s)"))
+    return rows
+
+
 def keychain_label(backend: str) -> str:
     """The keyring backend as a person knows it."""
     for marker, label in (("macOS", "macOS Keychain"), ("Windows", "Windows Credential Locker"),
@@ -204,12 +233,14 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
     """Show what will run, save it as the defaults, and run it now if asked."""
     from swebench_tasks import profiles
     from swebench_tasks.cli.setup import write_config
+    from swebench_tasks.config import load_settings
     from swebench_tasks.wizard.home import run_screen
 
     header(ui, "Summary")
     profile = profiles.active_profile(a.provider) or "default"
     rows = [("Compute", f"{LABELS[a.provider]} → {a.model}"), ("Profile", profile),
-            ("Dataset", a.dataset), ("Count", str(a.count) if a.count else "all"), ("Harness", a.harness)]
+            ("Dataset", a.dataset), ("Count", str(a.count) if a.count else "all"),
+            *mode_rows(load_settings(workdir, no_input=True, **a.flags()), a.count), ("Harness", a.harness)]
     if a.key is not None:
         rows.insert(1, ("Key", f"from {a.key.source}" if a.key.value else "none"))
     for name, value in rows:
@@ -220,7 +251,7 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
     action = choose("Ready:", [Choice("run", "Run now"), Choice("save", "Save these defaults and exit")],
                     default="run" if ready else "save")
     write_config(workdir, provider=a.provider, model=a.model, dataset=a.dataset,
-                 count=0 if a.count is None else a.count)  # blank: the whole dataset
+                 count=0 if a.count is None else a.count, agent=a.agent)  # count blank: the whole dataset
     ui.print(f"  {OK} Saved defaults to {workdir / '.env'} (no keys).")
     if action == "run":
         run_screen(ui, workdir, a.flags(), key=a.key.value if a.key else None)
