@@ -17,6 +17,7 @@ from typing import Any
 from swebench_tasks.errors import UsageError
 from swebench_tasks.files import is_safe_name, safe_name
 from swebench_tasks.providers import NAMES as PROVIDERS
+
 BACKENDS = ("local", "sb-cli", "modal")
 CONTEXTS = ("retrieval", "statement", "text")
 AGENTS = ("none", "mini-swe-agent")  # none: one reply per instance (SPEC.md, Agent mode)

@@ -7,17 +7,16 @@ until the user says so: a key when they accept the keychain, `.env` at the summa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rich.markup import escape
 
 from swebench_tasks.config import Settings
 from swebench_tasks.errors import UsageError
 from swebench_tasks.ui import Ui
-from swebench_tasks.wizard.connect import (FAIL, LABELS, OK, Key, connect_key, pick_model,
-                                           pick_ollama_model)
+from swebench_tasks.wizard.connect import FAIL, LABELS, OK, Key, connect_key, pick_model, pick_ollama_model
 from swebench_tasks.wizard.fixes import READY
 from swebench_tasks.wizard.prompts import Back, Choice, choose, confirm, pause, text
 
@@ -42,6 +41,18 @@ class Answers:
     key: Key | None = None
     harness: str = "not checked"
     agent: str = AGENT  # preselected until a saved SWEBENCH_AGENT says otherwise
+
+    @property
+    def source(self) -> str:
+        """The chosen provider: every step after the first has one."""
+        assert self.provider is not None, "the compute step comes first"
+        return self.provider
+
+    @property
+    def chosen_model(self) -> str:
+        """The chosen model: every step after the model pick has one."""
+        assert self.model is not None, "the model step comes before this one"
+        return self.model
 
     def flags(self) -> dict:
         """The selection as `swebench run` flags (Settings field names)."""
@@ -117,14 +128,15 @@ def choose_source(ui: Ui, workdir: Path, a: Answers) -> bool:
 def connect(ui: Ui, workdir: Path, a: Answers) -> bool:
     from swebench_tasks import profiles
 
-    ui.print(f"\n🔧 {LABELS[a.provider]}" if a.provider == "ollama" else f"\n🔗 {LABELS[a.provider]}")
-    if a.provider == "ollama":
+    provider = a.source
+    ui.print(f"\n🔧 {LABELS[provider]}" if provider == "ollama" else f"\n🔗 {LABELS[provider]}")
+    if provider == "ollama":
         a.model = pick_ollama_model(ui, default=a.model)
         return True
     if a.key is None:  # kept when Esc comes back here from the dataset
-        a.key = connect_key(ui, a.provider, profiles.active_profile(a.provider), workdir)
+        a.key = connect_key(ui, provider, profiles.active_profile(provider), workdir)
     try:
-        a.model = pick_model(ui, a.provider, a.key.value, default=a.model)
+        a.model = pick_model(ui, provider, a.key.value, default=a.model)
     except Back:
         a.key = None  # Esc at the model list: back to the source, and the key is asked again
         raise
@@ -197,20 +209,22 @@ def save_key(ui: Ui, workdir: Path, a: Answers) -> bool:
     """Offer the keychain for a key the user typed (a found key is already where it lives)."""
     from swebench_tasks import profiles, secrets
 
+    provider = a.source
     if a.key is None or not a.key.typed or not a.key.value:
         return False
-    env = secrets.key_env(a.provider)
+    env = secrets.key_env(provider)
     backend, name = secrets.keychain()
     if backend is None:
         ui.print(f"\nNo OS keychain is available here (keyring backend {name}), so the key cannot be saved.")
-        ui.print(f"  To skip the key prompt next time: {secrets.export_hint(env)} in your shell profile.")
+        if env:  # a typed key means a keyed provider; the check keeps the type checker honest too
+            ui.print(f"  To skip the key prompt next time: {secrets.export_hint(env)} in your shell profile.")
         return False
-    profile = profiles.active_profile(a.provider)
+    profile = profiles.active_profile(provider)
     ui.print(f"\nKeychain: {keychain_label(name)}")
-    ui.print(f"  Stored as: service={secrets.SERVICE!r}, account={secrets.account(a.provider, profile)!r}")
+    ui.print(f"  Stored as: service={secrets.SERVICE!r}, account={secrets.account(provider, profile)!r}")
     if confirm("Save your API key securely so you won’t be prompted again?", default=True):
-        secrets.store_key(a.provider, a.key.value, profile=profile)
-        a.key = Key(a.key.value, f"the keychain (account {secrets.account(a.provider, profile)})")
+        secrets.store_key(provider, a.key.value, profile=profile)
+        a.key = Key(a.key.value, f"the keychain (account {secrets.account(provider, profile)})")
         ui.print(f"  {OK} Saved to the keychain.")
     return True
 
@@ -236,9 +250,10 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
     from swebench_tasks.config import load_settings
     from swebench_tasks.wizard.home import run_screen
 
+    provider = a.source
     header(ui, "Summary")
-    profile = profiles.active_profile(a.provider) or "default"
-    rows = [("Compute", f"{LABELS[a.provider]} → {a.model}"), ("Profile", profile),
+    profile = profiles.active_profile(provider) or "default"
+    rows = [("Compute", f"{LABELS[provider]} → {a.model}"), ("Profile", profile),
             ("Dataset", a.dataset), ("Count", str(a.count) if a.count else "all"),
             *mode_rows(load_settings(workdir, no_input=True, **a.flags()), a.count), ("Harness", a.harness)]
     if a.key is not None:
@@ -250,7 +265,7 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
         ui.print("  The harness is not ready yet: saving is the default; `swebench preflight` checks it.")
     action = choose("Ready:", [Choice("run", "Run now"), Choice("save", "Save these defaults and exit")],
                     default="run" if ready else "save")
-    write_config(workdir, provider=a.provider, model=a.model, dataset=a.dataset,
+    write_config(workdir, provider=provider, model=a.chosen_model, dataset=a.dataset,
                  count=0 if a.count is None else a.count, agent=a.agent)  # count blank: the whole dataset
     ui.print(f"  {OK} Saved defaults to {workdir / '.env'} (no keys).")
     if action == "run":
