@@ -23,13 +23,15 @@ from swebench_tasks.generate import GenerationRecord
 if TYPE_CHECKING:
     from swebench_tasks.tasks import Graph
 
+
 def agent_key(s: Settings) -> str:
     """What makes an agent record current: provider, model, agent version, configs, limits."""
     from swebench_tasks.agent import version
     from swebench_tasks.agent.model import PROTOCOLS, config_digest
 
-    text = json.dumps([s.provider, s.model, AGENT, version(), [config_digest(p) for p in PROTOCOLS],
-                       s.step_limit, s.cost_limit])
+    text = json.dumps(
+        [s.provider, s.model, AGENT, version(), [config_digest(p) for p in PROTOCOLS], s.step_limit, s.cost_limit]
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -56,8 +58,15 @@ def agent_task(g: Graph, row: dict, path: Path, key: str, deps: list[str]) -> di
         run_agent(g, row, path, key)
 
     run.__doc__ = f"mini-swe-agent on {row['instance_id']} in its image."
-    return {"name": row["instance_id"], "actions": [g.guard(run)], "targets": [path, trajectory_file(path)],
-            "uptodate": [lambda: is_current(path, key)], "task_dep": deps, "doc": run.__doc__, "verbosity": 2}
+    return {
+        "name": row["instance_id"],
+        "actions": [g.guard(run)],
+        "targets": [path, trajectory_file(path)],
+        "uptodate": [lambda: is_current(path, key)],
+        "task_dep": deps,
+        "doc": run.__doc__,
+        "verbosity": 2,
+    }
 
 
 def run_agent(g: Graph, row: dict, path: Path, key: str) -> None:
@@ -77,9 +86,14 @@ def run_agent(g: Graph, row: dict, path: Path, key: str) -> None:
             g.progress.note(f"{iid}: not started, the run's budget (${s.budget:g}) is spent")
             trajectory_file(path).unlink(missing_ok=True)
             # An empty answer for this run that is never current: a later run starts it.
-            GenerationRecord(instance_id=iid, provider=s.provider or "", model=s.model or "",
-                             prompt_version=AGENT, context="agent", key="").write(
-                path, extra={"agent": {"exit_status": "not_started", "steps": 0, "cost": 0.0, "protocol": None}})
+            GenerationRecord(
+                instance_id=iid,
+                provider=s.provider or "",
+                model=s.model or "",
+                prompt_version=AGENT,
+                context="agent",
+                key="",
+            ).write(path, extra={"agent": {"exit_status": "not_started", "steps": 0, "cost": 0.0, "protocol": None}})
             return
     last_cost = [0.0]
 
@@ -93,16 +107,34 @@ def run_agent(g: Graph, row: dict, path: Path, key: str) -> None:
         g.progress.item(f"{iid} step {step} ${cost:.4f} ({totals}): {first[:100]}")
 
     record = run_instance(
-        g.provider(), s.chosen_model(), row, expected_image(row), workdir=s.workdir, trajectory=trajectory_file(path),
-        limits=Limits(s.step_limit, s.cost_limit), protocol=protocol, catalog_info=g.model_info(),
-        on_step=on_step, on_wait=lambda seconds, why: g.progress.wait("generate", seconds, why))
+        g.provider(),
+        s.chosen_model(),
+        row,
+        expected_image(row),
+        workdir=s.workdir,
+        trajectory=trajectory_file(path),
+        limits=Limits(s.step_limit, s.cost_limit),
+        protocol=protocol,
+        catalog_info=g.model_info(),
+        on_step=on_step,
+        on_wait=lambda seconds, why: g.progress.wait("generate", seconds, why),
+    )
     if record.protocol == "text":
         with state.lock:
             state.protocol = "text"
-    GenerationRecord(instance_id=iid, provider=s.provider or "", model=s.model or "",
-                     prompt_version=f"{AGENT} {record.agent_version}", context="agent", key=key,
-                     patch=record.patch, input_tokens=record.input_tokens, output_tokens=record.output_tokens,
-                     cost_usd=record.cost, attempts=record.steps).write(path, extra={"agent": asdict(record)})
+    GenerationRecord(
+        instance_id=iid,
+        provider=s.provider or "",
+        model=s.model or "",
+        prompt_version=f"{AGENT} {record.agent_version}",
+        context="agent",
+        key=key,
+        patch=record.patch,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        cost_usd=record.cost,
+        attempts=record.steps,
+    ).write(path, extra={"agent": asdict(record)})
 
 
 def remove_containers(g: Graph) -> None:
@@ -141,17 +173,24 @@ def summarize(g: Graph) -> dict:
     for iid in g.selected_ids():
         outcome = read_outcome(g.record_file(iid))
         if outcome is not None:
-            instances[iid] = {"exit_status": outcome["exit_status"], "steps": outcome["steps"],
-                              "cost_usd": outcome["cost"], "protocol": outcome["protocol"]}
-    return {"agent": AGENT, "protocols": sorted({i["protocol"] for i in instances.values() if i["protocol"]}),
-            "steps": sum(i["steps"] for i in instances.values()), "instances": instances}
+            instances[iid] = {
+                "exit_status": outcome["exit_status"],
+                "steps": outcome["steps"],
+                "cost_usd": outcome["cost"],
+                "protocol": outcome["protocol"],
+            }
+    return {
+        "agent": AGENT,
+        "protocols": sorted({i["protocol"] for i in instances.values() if i["protocol"]}),
+        "steps": sum(i["steps"] for i in instances.values()),
+        "instances": instances,
+    }
 
 
 def limits_text(s: Settings) -> str:
     """The limits a run's instances get: the flags', else the shipped config's."""
     steps, usd = _limits(s)
-    return (f"${usd:g} and {steps} steps per instance"
-            f"{'' if s.budget is None else f', budget ${s.budget:g} for the run'}")
+    return f"${usd:g} and {steps} steps per instance{'' if s.budget is None else f', budget ${s.budget:g} for the run'}"
 
 
 def most_usd(s: Settings, count: int) -> float:
@@ -169,5 +208,7 @@ def _limits(s: Settings) -> tuple[int, float]:
 
 def forecast_line(s: Settings, count: int) -> str:
     """What the limits allow at most, before an agent run."""
-    return (f"Agent mode ({AGENT}) on {count} instance(s) with {s.model}: at most ${most_usd(s, count):.2f} "
-            f"({limits_text(s)})")
+    return (
+        f"Agent mode ({AGENT}) on {count} instance(s) with {s.model}: at most ${most_usd(s, count):.2f} "
+        f"({limits_text(s)})"
+    )

@@ -21,8 +21,13 @@ def fetch_catalog(provider: str, key: str | None, path: Path | str, on_wait: OnW
 
     client = get_provider(provider, key=key, on_wait=on_wait, key_fix=key_fix)
     models = client.list_models()
-    doc = {"provider": provider, "base_url": client.base_url, "fetched_at": time.time(),
-           "curated": bool(getattr(client, "curated", False)), "models": [asdict(m) for m in models]}
+    doc = {
+        "provider": provider,
+        "base_url": client.base_url,
+        "fetched_at": time.time(),
+        "curated": bool(getattr(client, "curated", False)),
+        "models": [asdict(m) for m in models],
+    }
     write_atomic(Path(path), json.dumps(doc, indent=1))
     return models
 

@@ -36,9 +36,17 @@ VARIABLES: dict[str, tuple[str, object]] = {
 }
 INT_SETTINGS = {"count", "max_workers"}
 # Settings fields given as text flags, by the flag that sets them (errors name the flag).
-TEXT_FLAGS = {"provider": "--provider", "model": "--model", "profile": "--profile", "dataset": "--dataset",
-              "split": "--split", "run_id": "--run-id", "backend": "--backend", "context": "--context",
-              "instance_ids": "--instance-ids"}
+TEXT_FLAGS = {
+    "provider": "--provider",
+    "model": "--model",
+    "profile": "--profile",
+    "dataset": "--dataset",
+    "split": "--split",
+    "run_id": "--run-id",
+    "backend": "--backend",
+    "context": "--context",
+    "instance_ids": "--instance-ids",
+}
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -178,8 +186,9 @@ class Settings:
     def chosen_model(self) -> str:
         """The model, where one is needed (run.check_configured refuses a run without it first)."""
         if not self.model:
-            raise UsageError("no model configured",
-                             fix="run `swebench setup`, or pass --provider and --model (or --model gold)")
+            raise UsageError(
+                "no model configured", fix="run `swebench setup`, or pass --provider and --model (or --model gold)"
+            )
         return self.model
 
 
@@ -279,8 +288,11 @@ def profile_model(provider: str, profile: object = None) -> str | None:
 
 def parse_int(source: str, raw: object) -> int:
     """A whole number from a flag (`--count`) or a variable (`SWEBENCH_COUNT`); errors name that source."""
-    fix = (f"pass e.g. {source} 4" if source.startswith("--")
-           else f"set {source} to e.g. 4 (in the environment or .env), or unset it")
+    fix = (
+        f"pass e.g. {source} 4"
+        if source.startswith("--")
+        else f"set {source} to e.g. 4 (in the environment or .env), or unset it"
+    )
     try:
         value = int(str(raw).strip())
     except ValueError:
@@ -292,9 +304,7 @@ def parse_int(source: str, raw: object) -> int:
 
 def validate(s: Settings) -> None:
     if s.provider is not None and s.provider not in PROVIDERS:
-        raise UsageError(
-            f"unknown provider {s.provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}"
-        )
+        raise UsageError(f"unknown provider {s.provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}")
     if s.backend not in BACKENDS:
         raise UsageError(f"unknown backend {s.backend!r}", fix=f"use one of: {', '.join(BACKENDS)}")
     if s.agent not in AGENTS:
@@ -314,8 +324,10 @@ def check_text(name: str, value: object) -> None:
     """One line of text: a value bound for `.env`, a path or an argv never carries a newline,
     carriage return, NUL or other control character. `name` is the flag or variable to fix."""
     if isinstance(value, str) and CONTROL.search(value):
-        raise UsageError(f"{name} must be one line without control characters, got {value!r}",
-                         fix=f"pass {name} without newlines, carriage returns or NUL")
+        raise UsageError(
+            f"{name} must be one line without control characters, got {value!r}",
+            fix=f"pass {name} without newlines, carriage returns or NUL",
+        )
 
 
 def save_defaults(workdir: Path, values: dict[str, str | None], *, overwrite: bool = True) -> list[str]:

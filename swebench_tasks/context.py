@@ -39,16 +39,43 @@ MIN_USEFUL_TOKENS = 150  # a span smaller than this tells the model nothing
 TOP_FILE_PAD = 30  # extra lines around each span of the top-ranked file
 
 _TEST_DIRS = {"test", "tests", "testing", "unittests"}
-_VENDORED_DIRS = {"vendor", "vendored", "_vendor", "third_party", "thirdparty", "third-party",
-                  "node_modules", "extern", "externals", "site-packages", "build", "dist"}
-_SKIP_SUFFIXES = (".svg", ".lock", ".map", ".min.js", ".min.css", ".csv", ".tsv", ".pdf",
-                  ".ipynb", ".po", ".pem", ".dat", ".fits")
+_VENDORED_DIRS = {
+    "vendor",
+    "vendored",
+    "_vendor",
+    "third_party",
+    "thirdparty",
+    "third-party",
+    "node_modules",
+    "extern",
+    "externals",
+    "site-packages",
+    "build",
+    "dist",
+}
+_SKIP_SUFFIXES = (
+    ".svg",
+    ".lock",
+    ".map",
+    ".min.js",
+    ".min.css",
+    ".csv",
+    ".tsv",
+    ".pdf",
+    ".ipynb",
+    ".po",
+    ".pem",
+    ".dat",
+    ".fits",
+)
 _DOC_SUFFIXES = (".rst", ".md", ".txt", ".html", ".tex")
-_STOPWORDS = set("""a an and are as at be but by for from has have how i if in into is it its
+_STOPWORDS = set(
+    """a an and are as at be but by for from has have how i if in into is it its
 not of on or so that the this to was we when where which while why will with you your
 def class self return import none true false else elif pass raise try except finally lambda
 yield async await with del global nonlocal assert break continue print cls args kwargs
-""".split())
+""".split()
+)
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL_SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -56,12 +83,13 @@ _SNAKE_RE = re.compile(r"\b_*[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+_*")
 _DOTTED_RE = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _TICKED_RE = re.compile(r"`([A-Za-z_]\w{2,})(?:\(\))?`")
 _PATH_RE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.[A-Za-z]{1,5}|(?:[\w.-]+/)+[\w.-]+)")
-_TRACE_RES = (re.compile(r'File "([^"]+)", line (\d+)'),
-              re.compile(r"^\s*([\w./-]+\.\w+):(\d+):", re.MULTILINE))
+_TRACE_RES = (re.compile(r'File "([^"]+)", line (\d+)'), re.compile(r"^\s*([\w./-]+\.\w+):(\d+):", re.MULTILINE))
 _DEF_RE = re.compile(
     r"^[ \t]*(?:export\s+)?(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
     r"(?:def|class|function|func|fn|struct|interface|trait|enum)\s+\*?([A-Za-z_]\w*)"
-    r"|^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
+    r"|^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)",
+    re.MULTILINE,
+)
 
 
 class RepoUnavailable(SwebenchError):
@@ -181,8 +209,7 @@ def _module_files(modules: list[str], paths: list[str]) -> list[str]:
         parts = module.split("/")
         for n in range(len(parts), 1, -1):
             stem = "/".join(parts[:n])
-            hit = next((c for c in (stem + ".py", stem + "/__init__.py")
-                        if _matching_paths(c, paths)), None)
+            hit = next((c for c in (stem + ".py", stem + "/__init__.py") if _matching_paths(c, paths)), None)
             if hit:
                 found.append(hit)
                 break
@@ -202,7 +229,8 @@ def _is_candidate(path: str, text: str) -> bool:
     parts = path.lower().split("/")
     name = parts[-1]
     return not (
-        len(text) > MAX_FILE_BYTES or "\0" in text[:8192]
+        len(text) > MAX_FILE_BYTES
+        or "\0" in text[:8192]
         or any(p in _VENDORED_DIRS or p.startswith(".") for p in parts[:-1])
         or name.endswith(_SKIP_SUFFIXES)
     )
@@ -211,8 +239,12 @@ def _is_candidate(path: str, text: str) -> bool:
 def _is_test(path: str) -> bool:
     parts = path.lower().split("/")
     name = parts[-1]
-    return (any(p in _TEST_DIRS for p in parts[:-1]) or name.startswith("test_")
-            or name.endswith(("_test.py", "_tests.py")) or name == "conftest.py")
+    return (
+        any(p in _TEST_DIRS for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith(("_test.py", "_tests.py"))
+        or name == "conftest.py"
+    )
 
 
 # ---------------------------------------------------------------------------- ranking
@@ -242,8 +274,7 @@ class BM25:
         out: dict[str, float] = {}
         for name, counts in self.tf.items():
             norm = self.k1 * (1 - self.b + self.b * self.length[name] / (self.avg_length or 1))
-            score = sum(idf * counts[t] * (self.k1 + 1) / (counts[t] + norm)
-                        for t, idf in terms.items() if t in counts)
+            score = sum(idf * counts[t] * (self.k1 + 1) / (counts[t] + norm) for t, idf in terms.items() if t in counts)
             if score > 0:
                 out[name] = score
         return out
@@ -311,8 +342,9 @@ def budget_for(model: str, context_length: int | None) -> int:
     return max(1_000, min(MAX_BUDGET, int((context_length - REPLY_RESERVE) * 0.75)))
 
 
-def fit_budget(ranked: list[tuple[str, float, str]], files: Mapping[str, str],
-               budget_tokens: int, *, problem_statement: str = "") -> Context:
+def fit_budget(
+    ranked: list[tuple[str, float, str]], files: Mapping[str, str], budget_tokens: int, *, problem_statement: str = ""
+) -> Context:
     """The best evidence that fits `budget_tokens`, in rank order.
 
     A file that fits whole is shown whole. Otherwise spans around its evidence (the
@@ -360,8 +392,9 @@ def _span(path: str, lines: list[str], start: int, end: int, reason: str) -> Con
     return ContextFile(path, text, start + 1, end, reason)
 
 
-def _trim_to(path: str, lines: list[str], focus: int, start: int, end: int, tokens: int,
-             reason: str) -> ContextFile | None:
+def _trim_to(
+    path: str, lines: list[str], focus: int, start: int, end: int, tokens: int, reason: str
+) -> ContextFile | None:
     """The span, shrunk from its side farther from `focus` until it fits; None if nothing does."""
     while True:
         cf = _span(path, lines, start, end, reason)
@@ -447,8 +480,9 @@ def _text_files(tar_bytes: bytes, max_bytes: int) -> dict[str, str]:
     return out
 
 
-def read_repo_from_image(image: str, *, docker_host: str | None = None,
-                         max_bytes: int = MAX_FILE_BYTES) -> dict[str, str]:
+def read_repo_from_image(
+    image: str, *, docker_host: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> dict[str, str]:
     """The tracked text files of /testbed in `image` (path -> text), via a short-lived container.
 
     /testbed in an instance image is the repository at the base commit, and it is the
@@ -462,19 +496,20 @@ def read_repo_from_image(image: str, *, docker_host: str | None = None,
     container = None
     try:
         client = docker.from_env(environment=env)
-        container = client.containers.create(image, command=["tail", "-f", "/dev/null"],
-                                             network_disabled=True)
+        container = client.containers.create(image, command=["tail", "-f", "/dev/null"], network_disabled=True)
         container.start()
         code, (out, err) = container.exec_run(
-            ["sh", "-c", "git -C /testbed ls-files -z | "
-                         "tar -C /testbed --null --no-recursion -T - -cf -"], demux=True)
+            ["sh", "-c", "git -C /testbed ls-files -z | tar -C /testbed --null --no-recursion -T - -cf -"], demux=True
+        )
         if code != 0:
-            raise RepoUnavailable(f"could not read /testbed in {image}: "
-                                  + (err or b"").decode("utf-8", "replace").strip()[-300:])
+            raise RepoUnavailable(
+                f"could not read /testbed in {image}: " + (err or b"").decode("utf-8", "replace").strip()[-300:]
+            )
         return _text_files(out or b"", max_bytes)
     except DockerException as exc:
-        raise RepoUnavailable(f"could not read /testbed in {image}: {exc}",
-                              fix="check the Docker engine (swebench preflight)") from exc
+        raise RepoUnavailable(
+            f"could not read /testbed in {image}: {exc}", fix="check the Docker engine (swebench preflight)"
+        ) from exc
     finally:
         if container is not None:
             try:
@@ -513,16 +548,18 @@ class GitCache:
         return self.root / (repo_dir_name(repo) + ".git")
 
     def _git(self, repo: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(["git", "--git-dir", str(self.git_dir(repo)), *args], input=stdin,
-                              capture_output=True, check=False)
+        return subprocess.run(
+            ["git", "--git-dir", str(self.git_dir(repo)), *args], input=stdin, capture_output=True, check=False
+        )
 
     def missing(self, repo: str, commits: list[str]) -> list[str]:
         """The commits not in the cache yet (one `git cat-file --batch-check` for all)."""
         asked = [c for c in commits if _COMMIT.fullmatch(c)]
         present: set[str] = set()
         if asked and self.git_dir(repo).exists():
-            out = self._git(repo, "cat-file", "--batch-check",
-                            stdin="".join(f"{c}^{{commit}}\n" for c in asked).encode())
+            out = self._git(
+                repo, "cat-file", "--batch-check", stdin="".join(f"{c}^{{commit}}\n" for c in asked).encode()
+            )
             answers = out.stdout.decode("utf-8", "replace").splitlines() if out.returncode == 0 else []
             # no answers at all when git failed
             present = {c for c, line in zip(asked, answers, strict=False) if not line.endswith("missing")}
@@ -551,8 +588,10 @@ class GitCache:
             batch = self._fetch(repo, url, wanted)
             error = batch.stderr.decode("utf-8", "replace").strip()
             if batch.returncode != 0 and "not our ref" not in error:
-                raise RepoUnavailable(f"could not fetch {repo} from {url}: {error[-300:]}",
-                                      fix="check the network, or run where Docker can read the instance images")
+                raise RepoUnavailable(
+                    f"could not fetch {repo} from {url}: {error[-300:]}",
+                    fix="check the network, or run where Docker can read the instance images",
+                )
             if batch.returncode != 0 and len(wanted) > 1:
                 for commit in wanted:
                     self._fetch(repo, url, [commit])
@@ -564,22 +603,23 @@ class GitCache:
     def read(self, repo: str, commit: str, max_bytes: int = MAX_FILE_BYTES) -> dict[str, str]:
         """The text files of `repo` at `commit` (which must be in the cache): path -> text."""
         if not _COMMIT.fullmatch(commit):
-            raise RepoUnavailable(f"{repo}: {commit[:50]!r} is not a commit hash",
-                                  fix="check the dataset's base_commit")
+            raise RepoUnavailable(
+                f"{repo}: {commit[:50]!r} is not a commit hash", fix="check the dataset's base_commit"
+            )
         archive = self._git(repo, "archive", "--format=tar", commit)
         if archive.returncode != 0:
-            raise RepoUnavailable(f"could not read {repo}@{commit[:12]}: "
-                                  + archive.stderr.decode("utf-8", "replace").strip()[-300:])
+            raise RepoUnavailable(
+                f"could not read {repo}@{commit[:12]}: " + archive.stderr.decode("utf-8", "replace").strip()[-300:]
+            )
         return _text_files(archive.stdout, max_bytes)
 
 
-def read_repo_from_git(repo: str, base_commit: str, cache_dir: Path, *,
-                       remote_url: str | None = None,
-                       max_bytes: int = MAX_FILE_BYTES) -> dict[str, str]:
+def read_repo_from_git(
+    repo: str, base_commit: str, cache_dir: Path, *, remote_url: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> dict[str, str]:
     """The text files of `repo` at `base_commit`, fetched shallowly (if not cached yet) into a
     GitCache under cache_dir. `remote_url` defaults to GitHub (tests pass a local path)."""
     cache = GitCache(cache_dir)
     if cache.missing(repo, [base_commit]) and cache.fetch(repo, [base_commit], remote_url):
-        raise RepoUnavailable(f"{repo} has no commit {base_commit[:12]}",
-                              fix="check the dataset's base_commit")
+        raise RepoUnavailable(f"{repo} has no commit {base_commit[:12]}", fix="check the dataset's base_commit")
     return cache.read(repo, base_commit, max_bytes)

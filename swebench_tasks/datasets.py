@@ -25,11 +25,21 @@ ALIASES = {
 LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
 # What generation needs of a row, and what the 5.x harness needs to evaluate it.
 GENERATION_FIELDS = ("instance_id", "problem_statement")
-EVALUATION_FIELDS = ("instance_id", "repo", "version", "image", "eval_script", "log_parser",
-                     "eval_type", "FAIL_TO_PASS", "PASS_TO_PASS")
+EVALUATION_FIELDS = (
+    "instance_id",
+    "repo",
+    "version",
+    "image",
+    "eval_script",
+    "log_parser",
+    "eval_type",
+    "FAIL_TO_PASS",
+    "PASS_TO_PASS",
+)
 # A Hugging Face dataset id as the Hub accepts it: owner/name, no '..', no leading or trailing '.' '-'.
-HUB_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?",
-                    re.ASCII)
+HUB_ID = re.compile(
+    r"(?!.*\.\.)[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?", re.ASCII
+)
 # Retrieval hands base_commit to git as an argument: a revision, never an option or a second word.
 COMMIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
 
@@ -43,15 +53,16 @@ def resolve(dataset: str, workdir: Path) -> str:
     if is_local(dataset):
         path = (workdir / dataset).resolve()
         if not path.is_file():
-            raise UsageError(f"dataset file {dataset} does not exist",
-                             fix="pass an existing .json/.jsonl/.parquet with -d")
+            raise UsageError(
+                f"dataset file {dataset} does not exist", fix="pass an existing .json/.jsonl/.parquet with -d"
+            )
         return str(path)
     name = ALIASES.get(dataset.lower(), dataset)
     if not HUB_ID.fullmatch(name):
         raise UsageError(
             f"unknown dataset {dataset!r}",
             fix=f"use one of {', '.join(ALIASES)}, a Hugging Face id (owner/name) "
-                "or an existing .json/.jsonl/.parquet file",
+            "or an existing .json/.jsonl/.parquet file",
         )
     return name
 
@@ -90,8 +101,9 @@ def read_local(path: Path) -> list[dict]:
         data = json.loads(text)
         return list(data.values()) if isinstance(data, dict) else data
     except (OSError, ValueError, ImportError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}",
-                         fix="pass a valid .json/.jsonl/.parquet in the harness row schema") from None
+        raise UsageError(
+            f"cannot read {path}: {exc}", fix="pass a valid .json/.jsonl/.parquet in the harness row schema"
+        ) from None
 
 
 def _read_hub(name: str, split: str) -> list[dict]:
@@ -182,16 +194,21 @@ def check_rows(rows: object, name: str) -> None:
             )
         iid = row["instance_id"]
         if not isinstance(iid, str):
-            raise UsageError(f"dataset {name}: row {i} has a non-text instance_id {iid!r}",
-                             fix="make every instance_id a string")
+            raise UsageError(
+                f"dataset {name}: row {i} has a non-text instance_id {iid!r}", fix="make every instance_id a string"
+            )
         if iid in seen:
-            raise UsageError(f"dataset {name}: instance id {iid!r} appears twice",
-                             fix="keep one row per instance_id in the dataset file")
+            raise UsageError(
+                f"dataset {name}: instance id {iid!r} appears twice",
+                fix="keep one row per instance_id in the dataset file",
+            )
         seen.add(iid)
         commit = row.get("base_commit")
         if commit is not None and not (isinstance(commit, str) and COMMIT.fullmatch(commit)):
-            raise UsageError(f"dataset {name}: row {iid!r} has base_commit {commit!r}, not a git revision",
-                             fix="give base_commit as the commit's hash")
+            raise UsageError(
+                f"dataset {name}: row {iid!r} has base_commit {commit!r}, not a git revision",
+                fix="give base_commit as the commit's hash",
+            )
 
 
 def check_evaluable(rows: list[dict]) -> None:
@@ -204,10 +221,10 @@ def check_evaluable(rows: list[dict]) -> None:
     for row in rows:
         if not is_safe_name(row["instance_id"]):
             raise UsageError(
-                f"instance id {row['instance_id']!r} cannot be evaluated: the harness would use it "
-                "as a folder name",
+                f"instance id {row['instance_id']!r} cannot be evaluated: the harness would use it as a folder name",
                 fix="rename it in the dataset (letters, digits, '.', '_', '-'; at most 100 characters), "
-                    "leave it out with --instance-ids, or stop before evaluation with --generate-only")
+                "leave it out with --instance-ids, or stop before evaluation with --generate-only",
+            )
     gaps = missing_evaluation_fields(rows)
     if gaps:
         iid, missing = next(iter(gaps.items()))
@@ -215,7 +232,8 @@ def check_evaluable(rows: list[dict]) -> None:
             f"{len(gaps)} selected row(s), e.g. {iid!r}, lack {', '.join(missing)}, which the swebench 5.x "
             "harness needs (rows in the classic SWE-bench format have no image, eval_script or log_parser)",
             fix="use a 5.x dataset (-d lite, verified or full carry image, eval_script and log_parser), "
-                "or --generate-only and evaluate the predictions with a harness that builds its own images")
+            "or --generate-only and evaluate the predictions with a harness that builds its own images",
+        )
 
 
 def missing_evaluation_fields(rows: list[dict]) -> dict[str, list[str]]:

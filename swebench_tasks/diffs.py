@@ -21,15 +21,21 @@ from pathlib import Path
 
 from swebench_tasks.errors import NoUsableDiff
 
-_HUNK_RE = re.compile(
-    r"^@@\s*(?:-(\d+)(?:,(\d+))?)?\s*(?:\+(\d+)(?:,(\d+))?)?\s*@@(.*)$"
-)
+_HUNK_RE = re.compile(r"^@@\s*(?:-(\d+)(?:,(\d+))?)?\s*(?:\+(\d+)(?:,(\d+))?)?\s*@@(.*)$")
 _FENCE_RE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+.-]*)\s*$")
 _DIFF_LANGS = {"diff", "patch", "udiff", "git"}
 # git extended header lines that carry meaning (index lines are dropped: models invent them)
 _EXTENDED = (
-    "old mode ", "new mode ", "deleted file mode ", "new file mode ", "similarity index ",
-    "dissimilarity index ", "rename from ", "rename to ", "copy from ", "copy to ",
+    "old mode ",
+    "new mode ",
+    "deleted file mode ",
+    "new file mode ",
+    "similarity index ",
+    "dissimilarity index ",
+    "rename from ",
+    "rename to ",
+    "copy from ",
+    "copy to ",
 )
 _CONTAINER_ROOT = "/testbed/"  # where SWE-bench images keep the repository
 
@@ -84,13 +90,16 @@ def extract_diff(reply: str) -> str:
 
 def _file_sections(lines: list[str]) -> list[tuple[str, list[str]]]:
     """A diff cut at its file headers: (the file's normalised path, its lines)."""
-    starts = [i for i in range(len(lines)) if _file_header_at(lines, i)
-              and not (i > 0 and lines[i - 1].startswith("diff --git "))]
+    starts = [
+        i
+        for i in range(len(lines))
+        if _file_header_at(lines, i) and not (i > 0 and lines[i - 1].startswith("diff --git "))
+    ]
     out = []
     for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
         header = lines[start]
         if header.startswith("diff --git "):
-            path = _git_header_patch(header[len("diff --git "):]).old_path
+            path = _git_header_patch(header[len("diff --git ") :]).old_path
         else:
             path = _raw_path(header[4:])
             if path is None:  # a new file: named by its +++ line
@@ -125,14 +134,14 @@ def _fenced_blocks(lines: list[str]) -> list[tuple[list[str], bool]]:
             line = lines[i]
             closing = _FENCE_RE.match(line)
             closed = bool(closing and closing.group(2).startswith(fence) and not closing.group(3))
-            if not closed and line.endswith(fence) and line[:-len(fence)] not in ("", " ", "+", "-"):
-                line, closed = line[:-len(fence)], True  # "last line```": a fence glued on
+            if not closed and line.endswith(fence) and line[: -len(fence)] not in ("", " ", "+", "-"):
+                line, closed = line[: -len(fence)], True  # "last line```": a fence glued on
                 body.append(line)
             elif not closed:
                 body.append(line)
             i += 1
         if indent and all(not ln or ln.startswith(indent) for ln in body):
-            body = [ln[len(indent):] for ln in body]
+            body = [ln[len(indent) :] for ln in body]
         if lang in _DIFF_LANGS or not lang or lang == "text":
             # an unterminated fence (a truncated reply) may run on into prose: cut as bare
             blocks.extend([(body, True)] if closed else [(b, False) for b in _bare_diffs(body)])
@@ -196,8 +205,12 @@ def _segment_end(lines: list[str], start: int) -> int:
     while i < len(lines):
         line = lines[i]
         hunk = _HUNK_RE.match(line)
-        if _file_header_at(lines, i) or line.startswith("+++ ") or line.startswith(_EXTENDED) \
-                or line.startswith("index "):
+        if (
+            _file_header_at(lines, i)
+            or line.startswith("+++ ")
+            or line.startswith(_EXTENDED)
+            or line.startswith("index ")
+        ):
             i += 1
         elif hunk:
             old_left = int(hunk.group(2) or 1) if hunk.group(1) else 0
@@ -213,8 +226,11 @@ def _segment_end(lines: list[str], start: int) -> int:
                 after += 1
             counts_met = old_left <= 0 and new_left <= 0
             nxt = lines[after] if after < len(lines) else ""
-            continues = _file_header_at(lines, after) or bool(_HUNK_RE.match(nxt)) or (
-                not counts_met and nxt[:1] in (" ", "+", "-", "\\"))
+            continues = (
+                _file_header_at(lines, after)
+                or bool(_HUNK_RE.match(nxt))
+                or (not counts_met and nxt[:1] in (" ", "+", "-", "\\"))
+            )
             if not continues:
                 break
             old_left -= after - i
@@ -229,7 +245,7 @@ def _segment_end(lines: list[str], start: int) -> int:
 
 def _hunk_follows(lines: list[str], i: int, within: int = 4) -> bool:
     """Does a hunk header come within a few prose (or blank) lines after line i?"""
-    for line in lines[i + 1:i + 1 + within]:
+    for line in lines[i + 1 : i + 1 + within]:
         if _HUNK_RE.match(line):
             return True
         if line[:1] in (" ", "+", "-", "\\") or line.startswith("diff --git"):
@@ -271,8 +287,7 @@ def touched_paths(diff: str) -> list[str]:
 
 def hunks_of(diff: str) -> list[tuple[str, list[str], int]]:
     """(path, body lines, stated old start line) of each hunk that changes something."""
-    return [(_path_key(p.old_path or p.new_path or ""), h.body, h.old_start)
-            for p in _parse(diff) for h in p.hunks]
+    return [(_path_key(p.old_path or p.new_path or ""), h.body, h.old_start) for p in _parse(diff) for h in p.hunks]
 
 
 def repair_diff(diff: str, files: Mapping[str, str] | None = None) -> str:
@@ -309,7 +324,7 @@ def _parse(text: str) -> list[_FilePatch]:
     while i < len(lines):
         line = lines[i]
         if line.startswith("diff --git "):
-            current, hunk = _git_header_patch(line[len("diff --git "):]), None
+            current, hunk = _git_header_patch(line[len("diff --git ") :]), None
             patches.append(current)
         elif _file_header_at(lines, i) and (hunk is None or not _body_continues(hunk, lines, i)):
             old, new = _raw_path(line[4:]), _raw_path(lines[i + 1][4:])
@@ -381,7 +396,7 @@ def _resolve_paths(patch: _FilePatch, files: Mapping[str, str] | None) -> None:
     def clean(path: str | None, other: str | None) -> str | None:
         if path is None:
             return None
-        path = path[len(_CONTAINER_ROOT):] if path.startswith(_CONTAINER_ROOT) else path
+        path = path[len(_CONTAINER_ROOT) :] if path.startswith(_CONTAINER_ROOT) else path
         if path[:2] in ("a/", "b/") and (both or path[2:] == other):
             path = path[2:]
         return path.removeprefix("./").lstrip("/")
@@ -454,8 +469,7 @@ _REACH = 10
 _LINE_PAIR = 0.5
 
 
-def _place(hunk: _Hunk, file_lines: list[str] | None, new_file: bool,
-           path: str) -> tuple[int, list[str]]:
+def _place(hunk: _Hunk, file_lines: list[str] | None, new_file: bool, path: str) -> tuple[int, list[str]]:
     """The hunk's start line and body, placed against the file when it is known.
 
     `git apply` searches for a hunk at any offset, except that a hunk stated at line
@@ -483,8 +497,7 @@ def _place(hunk: _Hunk, file_lines: list[str] | None, new_file: bool,
                 return _with_trailing_context(pos, body, file_lines)
     near = _nearest(hunk.body, file_lines, hunk.old_start - 1) if hunk.old_start > 1 else None
     if near is None:
-        raise NoUsableDiff(f"a hunk for {path} matches nothing in the file: its context or removed "
-                           f"lines are not there")
+        raise NoUsableDiff(f"a hunk for {path} matches nothing in the file: its context or removed lines are not there")
     return _with_trailing_context(*near, file_lines)
 
 
@@ -497,7 +510,7 @@ def _with_context(hunk: _Hunk, file_lines: list[str]) -> tuple[int, list[str]]:
     at = min(len(file_lines), max(0, hunk.old_start - (hunk.stated_old != 0)))
     start = max(0, at - 3)
     before = [" " + ln for ln in file_lines[start:at]]
-    after = [" " + ln for ln in file_lines[at:at + 3]]
+    after = [" " + ln for ln in file_lines[at : at + 3]]
     return (start + 1 if before or after else 0), before + hunk.body + after
 
 
@@ -524,8 +537,11 @@ def _find(needle: list[str], lines: list[str], near: int, key) -> int | None:
     """Where `needle` occurs in `lines` (compared through `key`), nearest to index `near`."""
     wanted = [key(s) for s in needle]
     first = wanted[0]
-    hits = [i for i in range(len(lines) - len(wanted) + 1)
-            if key(lines[i]) == first and [key(s) for s in lines[i:i + len(wanted)]] == wanted]
+    hits = [
+        i
+        for i in range(len(lines) - len(wanted) + 1)
+        if key(lines[i]) == first and [key(s) for s in lines[i : i + len(wanted)]] == wanted
+    ]
     return min(hits, key=lambda i: abs(i - near)) if hits else None
 
 
@@ -565,12 +581,13 @@ def _nearest(body: list[str], file_lines: list[str], near: int) -> tuple[int, li
         return None
     _, lo, hi = found
     old_lines = [ln for ln in body if ln[:1] in (" ", "-")]
-    matcher = SequenceMatcher(None, [_collapsed(ln[1:]) for ln in old_lines],
-                              [_collapsed(ln) for ln in file_lines[lo:hi]], autojunk=False)
+    matcher = SequenceMatcher(
+        None, [_collapsed(ln[1:]) for ln in old_lines], [_collapsed(ln) for ln in file_lines[lo:hi]], autojunk=False
+    )
     mapped: list[list[str]] = [[] for _ in old_lines]  # what each old-side line becomes
     leading: list[str] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        file_part = file_lines[lo + j1:lo + j2]
+        file_part = file_lines[lo + j1 : lo + j2]
         if op == "insert":
             (mapped[i1 - 1] if i1 else leading).extend(" " + f for f in file_part)
             continue
@@ -597,7 +614,7 @@ def _nearest(body: list[str], file_lines: list[str], near: int) -> tuple[int, li
     first = next(i for i, ln in enumerate(rebuilt) if ln[:1] != " ")
     last = max(i for i, ln in enumerate(rebuilt) if ln[:1] != " ")
     start = max(0, first - 3)
-    return lo + start, rebuilt[start:last + 4]
+    return lo + start, rebuilt[start : last + 4]
 
 
 def _line_ratio(a: str, b: str) -> float:
@@ -654,7 +671,8 @@ def check_apply(diff: str, repo_dir: Path) -> ApplyCheck:
     """Would `diff` apply to the checkout at `repo_dir`? The diff goes through stdin."""
     if not diff.strip():
         return ApplyCheck(False, "empty patch")
-    proc = subprocess.run(apply_check_command(str(repo_dir)), input=diff.encode("utf-8"),
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        apply_check_command(str(repo_dir)), input=diff.encode("utf-8"), capture_output=True, check=False
+    )
     error = proc.stderr.decode("utf-8", "replace").strip()
     return ApplyCheck(proc.returncode == 0, "" if proc.returncode == 0 else error)

@@ -84,6 +84,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 # -- the working directory's lock ------------------------------------------------------------
 
+
 def _write_pid(fd: int) -> None:
     """filelock's on_acquired hook: the holder's pid, for the refusal message of the others."""
     os.ftruncate(fd, 0)
@@ -111,15 +112,20 @@ def hold(paths: Paths) -> Iterator[None]:
     path, workdir = paths.lock, paths.root
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(path, timeout=0, is_singleton=True, thread_local=False, preserve_lock_file=True,
-                        on_acquired=_write_pid)
+        lock = FileLock(
+            path, timeout=0, is_singleton=True, thread_local=False, preserve_lock_file=True, on_acquired=_write_pid
+        )
         lock.acquire()
     except Timeout:
-        raise UsageError(f"another swebench run is in progress in {workdir} ({holder(path)})",
-                         fix="wait for it to finish, or stop it (Ctrl+C or kill PID), then run this again") from None
+        raise UsageError(
+            f"another swebench run is in progress in {workdir} ({holder(path)})",
+            fix="wait for it to finish, or stop it (Ctrl+C or kill PID), then run this again",
+        ) from None
     except OSError as exc:
-        raise UsageError(f"cannot write in the working directory {workdir}: {exc.strerror or exc}",
-                         fix="run swebench in a directory you can write to, or fix its permissions") from None
+        raise UsageError(
+            f"cannot write in the working directory {workdir}: {exc.strerror or exc}",
+            fix="run swebench in a directory you can write to, or fix its permissions",
+        ) from None
     try:
         yield
     finally:

@@ -114,8 +114,14 @@ def generate_one(
     from swebench_tasks.pricing import estimate
     from swebench_tasks.prompt import retry_messages
 
-    record = GenerationRecord(instance_id=row["instance_id"], provider=provider.name, model=model,
-                              prompt_version=prompt_version, context=context_mode, key=key)
+    record = GenerationRecord(
+        instance_id=row["instance_id"],
+        provider=provider.name,
+        model=model,
+        prompt_version=prompt_version,
+        context=context_mode,
+        key=key,
+    )
     try:
         for attempt in (1, 2):
             result: ChatResult = provider.chat(model, messages, max_tokens=max_tokens, on_wait=on_wait)
@@ -132,8 +138,7 @@ def generate_one(
             messages = retry_messages(messages, result.text, record.apply_error)
     except InstanceError as exc:
         record.patch, record.applied, record.error = "", None, exc.line()
-    record.cost_usd = estimate(model, record.input_tokens, record.output_tokens, model_info,
-                               provider=provider.name)
+    record.cost_usd = estimate(model, record.input_tokens, record.output_tokens, model_info, provider=provider.name)
     return record
 
 
@@ -143,12 +148,14 @@ ASSUMED_OUTPUT_TOKENS = 1000
 PROMPT_OVERHEAD_TOKENS = 600
 
 
-def forecast(rows: list[dict], *, provider: str, model: str, context_budget: int | None,
-             info=None) -> tuple[int, int, float | None]:
+def forecast(
+    rows: list[dict], *, provider: str, model: str, context_budget: int | None, info=None
+) -> tuple[int, int, float | None]:
     """(input tokens, output tokens, USD or None if the price is unknown) for generating `rows`."""
     from swebench_tasks.pricing import estimate
 
-    tokens_in = sum((context_budget or 0) + PROMPT_OVERHEAD_TOKENS + len(r.get("problem_statement", "")) // 4
-                    for r in rows)
+    tokens_in = sum(
+        (context_budget or 0) + PROMPT_OVERHEAD_TOKENS + len(r.get("problem_statement", "")) // 4 for r in rows
+    )
     tokens_out = ASSUMED_OUTPUT_TOKENS * len(rows)
     return tokens_in, tokens_out, estimate(model, tokens_in, tokens_out, info, provider=provider)

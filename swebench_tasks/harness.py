@@ -24,8 +24,7 @@ from swebench_tasks.files import safe_name
 
 MODULE = "swebench.harness.run_evaluation"
 # Variables no harness child needs: keys stay in this process.
-SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "HF_TOKEN",
-               "SWEBENCH_API_KEY")
+SECRET_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "HF_TOKEN", "SWEBENCH_API_KEY")
 
 
 @dataclass
@@ -53,6 +52,7 @@ def model_dir_name(model_name: str) -> str:
 # The harness builds these paths itself from the same names; for the names it is given
 # (plain ones: see Settings.model_name, datasets.check_evaluable) safe_name changes nothing.
 # Other writers of the harness's layout (the sb-cli backend) may see any id.
+
 
 def summary_report_path(report_dir: Path, model_name: str, run_id: str) -> Path:
     return report_dir / f"{safe_name(model_dir_name(model_name))}.{safe_name(run_id)}.json"
@@ -83,8 +83,9 @@ def accepted_flags(python: str, cache_file: Path | None = None) -> set[str]:
     entry = entries.get(interpreter)
     if stamp is not None and isinstance(entry, dict) and entry.get("stamp") == stamp:
         return set(entry["flags"])
-    proc = subprocess.run([python, "-m", MODULE, "--help"], capture_output=True, text=True,
-                          env=child_env(), timeout=120)
+    proc = subprocess.run(
+        [python, "-m", MODULE, "--help"], capture_output=True, text=True, env=child_env(), timeout=120
+    )
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
         raise EngineError(
@@ -106,8 +107,10 @@ def flags_cache_file() -> Path:
 
 
 # The harness's version and the time of its run_evaluation.py, without importing it.
-_STAMP_CODE = ("import importlib.metadata as m, os; d = m.distribution('swebench'); "
-               "print(d.version, os.stat(d.locate_file('swebench/harness/run_evaluation.py')).st_mtime_ns)")
+_STAMP_CODE = (
+    "import importlib.metadata as m, os; d = m.distribution('swebench'); "
+    "print(d.version, os.stat(d.locate_file('swebench/harness/run_evaluation.py')).st_mtime_ns)"
+)
 
 
 def harness_stamp(python: str) -> str | None:
@@ -124,8 +127,14 @@ def harness_stamp(python: str) -> str | None:
             return None
         return out.getvalue().strip() or None
     try:
-        proc = subprocess.run([python, "-c", _STAMP_CODE], capture_output=True, text=True, env=child_env(),
-                              stdin=subprocess.DEVNULL, timeout=60)
+        proc = subprocess.run(
+            [python, "-c", _STAMP_CODE],
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (proc.stdout.strip() or None) if proc.returncode == 0 else None
@@ -155,13 +164,39 @@ def _write_json(path: Path, data: dict) -> None:
         pass  # an unwritable cache dir costs the next run a probe, nothing more
 
 
-def build_command(*, python: str, flags: set[str], dataset: str, split: str, predictions: Path,
-                  instance_ids: list[str], max_workers: int, timeout: int, run_id: str,
-                  report_dir: Path, namespace: str | None = None, modal: bool = False) -> list[str]:
+def build_command(
+    *,
+    python: str,
+    flags: set[str],
+    dataset: str,
+    split: str,
+    predictions: Path,
+    instance_ids: list[str],
+    max_workers: int,
+    timeout: int,
+    run_id: str,
+    report_dir: Path,
+    namespace: str | None = None,
+    modal: bool = False,
+) -> list[str]:
     """Only what the installed harness accepts; `--namespace` only where it exists and was set."""
-    cmd = [python, "-m", MODULE, "--dataset_name", dataset, "--split", split,
-           "--predictions_path", str(predictions), "--max_workers", str(max_workers),
-           "--timeout", str(timeout), "--run_id", run_id]
+    cmd = [
+        python,
+        "-m",
+        MODULE,
+        "--dataset_name",
+        dataset,
+        "--split",
+        split,
+        "--predictions_path",
+        str(predictions),
+        "--max_workers",
+        str(max_workers),
+        "--timeout",
+        str(timeout),
+        "--run_id",
+        run_id,
+    ]
     if instance_ids:
         cmd += ["--instance_ids", *instance_ids]
     if "--report_dir" in flags:
@@ -173,14 +208,24 @@ def build_command(*, python: str, flags: set[str], dataset: str, split: str, pre
     return cmd
 
 
-def run(cmd: list[str], *, cwd: Path, log_path: Path, logs_root: Path, run_id: str, model_name: str,
-        instance_ids: list[str], on_progress: Callable[[int, int], None] | None = None) -> None:
+def run(
+    cmd: list[str],
+    *,
+    cwd: Path,
+    log_path: Path,
+    logs_root: Path,
+    run_id: str,
+    model_name: str,
+    instance_ids: list[str],
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Run the harness, its output to `log_path`, reporting finished instances as they land."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     reports = [instance_log_dir(logs_root, run_id, model_name, i) / "report.json" for i in instance_ids]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=child_env(),
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=child_env(), stdin=subprocess.DEVNULL
+        )
         _running.add(proc)
         try:
             while proc.poll() is None:
@@ -228,8 +273,9 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return "(no log written)"
 
 
-def read_results(*, report_dir: Path, logs_root: Path, model_name: str, run_id: str,
-                 instance_ids: list[str], empty_ids: set[str]) -> EvalResults:
+def read_results(
+    *, report_dir: Path, logs_root: Path, model_name: str, run_id: str, instance_ids: list[str], empty_ids: set[str]
+) -> EvalResults:
     """Summary report first; then per-instance report.json; an instance with neither is an error."""
     per_instance = {i: instance_log_dir(logs_root, run_id, model_name, i) / "report.json" for i in instance_ids}
     found = {i: p for i, p in per_instance.items() if p.exists()}
@@ -243,8 +289,7 @@ def read_results(*, report_dir: Path, logs_root: Path, model_name: str, run_id: 
         results.unresolved_ids = [i for i in data.get("unresolved_ids", []) if i in selected]
         results.error_ids = [i for i in data.get("error_ids", []) if i in selected]
         results.empty_patch_ids = [i for i in data.get("empty_patch_ids", []) if i in selected]
-        accounted = set(results.resolved_ids + results.unresolved_ids + results.error_ids
-                        + results.empty_patch_ids)
+        accounted = set(results.resolved_ids + results.unresolved_ids + results.error_ids + results.empty_patch_ids)
         # Instances the summary omits (e.g. reused from an earlier run) come from report.json.
         pending = [i for i in instance_ids if i not in accounted]
     else:

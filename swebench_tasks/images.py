@@ -39,8 +39,9 @@ DEFAULT_FALLBACK_NAMESPACE = "ghcr.io/epoch-research"
 AMD64 = "linux/amd64"
 # The engine's word for its machine -> the word image names use.
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
-START_DOCKER = ("start Docker (`sudo systemctl start docker`, or open Docker Desktop), "
-                "or point DOCKER_HOST at a running engine")
+START_DOCKER = (
+    "start Docker (`sudo systemctl start docker`, or open Docker Desktop), or point DOCKER_HOST at a running engine"
+)
 FREE_DISK = "free disk space for Docker (`docker system prune`, or remove unused images), then retry"
 
 # Docker's reference grammar (distribution/reference): an optional registry, then path components.
@@ -50,6 +51,7 @@ NAMESPACE_RE = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
 
 
 # -- the engine, over its socket ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class EngineAddress:
@@ -78,9 +80,10 @@ def engine_address() -> EngineAddress:
             port = 0
         if port:
             return EngineAddress(raw, host=parts.hostname, port=port, tls=tls)
-    raise UsageError(f"DOCKER_HOST={raw!r} is not an engine address this tool can use",
-                     fix="set DOCKER_HOST to unix:///path/to/docker.sock or tcp://HOST:PORT, "
-                         f"or unset it for {DEFAULT_SOCKET}")
+    raise UsageError(
+        f"DOCKER_HOST={raw!r} is not an engine address this tool can use",
+        fix=f"set DOCKER_HOST to unix:///path/to/docker.sock or tcp://HOST:PORT, or unset it for {DEFAULT_SOCKET}",
+    )
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -181,9 +184,11 @@ def unreachable(address: str, exc: BaseException) -> EngineError:
     """The one error for an engine that does not answer, with the fix that applies."""
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
     if isinstance(exc, PermissionError):
-        return EngineError(f"no permission to use the Docker engine at {address}",
-                           fix="add your user to the docker group (`sudo usermod -aG docker $USER`, then log in "
-                               "again), or set DOCKER_HOST")
+        return EngineError(
+            f"no permission to use the Docker engine at {address}",
+            fix="add your user to the docker group (`sudo usermod -aG docker $USER`, then log in "
+            "again), or set DOCKER_HOST",
+        )
     return EngineError(f"Docker engine not reachable at {address}: {reason}", fix=START_DOCKER)
 
 
@@ -198,10 +203,15 @@ def engine_info() -> EngineInfo:
         raise EngineError(f"the Docker engine at {address.url} answered {status} to `info`", fix=START_DOCKER)
     info = json.loads(body)
     machine = str(info.get("Architecture") or "")
-    return EngineInfo(address=address.url, id=str(info.get("ID") or ""), version=str(info.get("ServerVersion") or ""),
-                      arch=ARCHES.get(machine, machine), os_type=str(info.get("OSType") or ""),
-                      root_dir=str(info.get("DockerRootDir") or ""),
-                      mirrors=tuple((info.get("RegistryConfig") or {}).get("Mirrors") or ()))
+    return EngineInfo(
+        address=address.url,
+        id=str(info.get("ID") or ""),
+        version=str(info.get("ServerVersion") or ""),
+        arch=ARCHES.get(machine, machine),
+        os_type=str(info.get("OSType") or ""),
+        root_dir=str(info.get("DockerRootDir") or ""),
+        mirrors=tuple((info.get("RegistryConfig") or {}).get("Mirrors") or ()),
+    )
 
 
 def tag(source: str, target: str) -> None:
@@ -224,6 +234,7 @@ def _message(body: bytes) -> str:
 
 # -- names ----------------------------------------------------------------------------------------
 
+
 def split_tag(name: str) -> tuple[str, str, str]:
     """(repository, ':', tag) of a name; the tag defaults to latest (a registry port is no tag)."""
     repo, sep, tag_ = name.rpartition(":")
@@ -242,8 +253,10 @@ def expected_image(row: dict) -> str:
     """The image the harness (5.x) will use: the row's `image` column."""
     image = row.get("image")
     if not image:
-        raise UsageError(f"dataset row {row.get('instance_id')} has no `image` column",
-                         fix="use a dataset in the swebench 5.x row schema (image, eval_script, log_parser)")
+        raise UsageError(
+            f"dataset row {row.get('instance_id')} has no `image` column",
+            fix="use a dataset in the swebench 5.x row schema (image, eval_script, log_parser)",
+        )
     return str(image)
 
 
@@ -251,13 +264,17 @@ def fallback_namespace(settings: Settings) -> str:
     """SWEBENCH_DOCKER_NAMESPACE, else SWEBENCH_FALLBACK_NAMESPACE, else Epoch AI's; validated."""
     from swebench_tasks.config import lookup, read_dotenv
 
-    namespace = (settings.docker_namespace
-                 or lookup("SWEBENCH_FALLBACK_NAMESPACE", read_dotenv(settings.paths.env_file))
-                 or DEFAULT_FALLBACK_NAMESPACE).strip()
+    namespace = (
+        settings.docker_namespace
+        or lookup("SWEBENCH_FALLBACK_NAMESPACE", read_dotenv(settings.paths.env_file))
+        or DEFAULT_FALLBACK_NAMESPACE
+    ).strip()
     if not NAMESPACE_RE.match(namespace):
         var = "SWEBENCH_DOCKER_NAMESPACE" if settings.docker_namespace else "SWEBENCH_FALLBACK_NAMESPACE"
-        raise UsageError(f"{var}={namespace!r} is not an image namespace",
-                         fix=f"set {var} to REGISTRY/NAMESPACE in lower case, e.g. {DEFAULT_FALLBACK_NAMESPACE}")
+        raise UsageError(
+            f"{var}={namespace!r} is not an image namespace",
+            fix=f"set {var} to REGISTRY/NAMESPACE in lower case, e.g. {DEFAULT_FALLBACK_NAMESPACE}",
+        )
     return namespace
 
 
@@ -334,6 +351,7 @@ def remove_pulled(paths: Paths, *, dry_run: bool = False) -> list[str]:
         else:
             sys.stderr.write(f"swebench: kept {name}: {_message(body)} (fix: remove the containers using it)\n")
     if not dry_run and forget:
+
         def drop(images: dict[str, dict]) -> None:
             for name in forget:
                 images.pop(name, None)
@@ -343,6 +361,7 @@ def remove_pulled(paths: Paths, *, dry_run: bool = False) -> list[str]:
 
 
 # -- pulling ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ImageResult:
@@ -364,8 +383,13 @@ class PullError(Exception):
 
     @property
     def reason(self) -> str:
-        return {"denied": "access denied", "auth": "login required", "missing": "not found",
-                "rate-limited": "rate-limited", "unreachable": "registry unreachable"}.get(self.kind, self.message)
+        return {
+            "denied": "access denied",
+            "auth": "login required",
+            "missing": "not found",
+            "rate-limited": "rate-limited",
+            "unreachable": "registry unreachable",
+        }.get(self.kind, self.message)
 
 
 # Retrying elsewhere cannot fix these: report them.
@@ -385,12 +409,25 @@ def classify(message: str, status: int | None = None) -> str:
         return "auth"
     if status == 403 or "denied" in text or "forbidden" in text:
         return "denied"
-    if status == 404 or any(s in text for s in ("not found", "manifest unknown", "does not exist",
-                                                   "no matching manifest", "name unknown")):
+    if status == 404 or any(
+        s in text for s in ("not found", "manifest unknown", "does not exist", "no matching manifest", "name unknown")
+    ):
         return "missing"
-    if (status or 0) >= 500 or any(s in text for s in (
-            "no such host", "connection refused", "timeout", "timed out", "network is unreachable",
-            "tls", "eof", "connection reset", "server misbehaving", "temporary failure")):
+    if (status or 0) >= 500 or any(
+        s in text
+        for s in (
+            "no such host",
+            "connection refused",
+            "timeout",
+            "timed out",
+            "network is unreachable",
+            "tls",
+            "eof",
+            "connection reset",
+            "server misbehaving",
+            "temporary failure",
+        )
+    ):
         return "unreachable"
     return "other"
 
@@ -518,8 +555,12 @@ def _offer_emulation(graph: Graph, session: _Session, instance_id: str) -> bool:
             return True
         if session.emulation_refused:
             return False
-        if _ask(graph, graph.ui.confirm, f"No arm64 image for {instance_id}. Run x86_64 images under "
-                                         f"emulation (DOCKER_DEFAULT_PLATFORM={AMD64}) for this session?"):
+        if _ask(
+            graph,
+            graph.ui.confirm,
+            f"No arm64 image for {instance_id}. Run x86_64 images under "
+            f"emulation (DOCKER_DEFAULT_PLATFORM={AMD64}) for this session?",
+        ):
             os.environ["DOCKER_DEFAULT_PLATFORM"] = AMD64
             graph.progress.note(f"using DOCKER_DEFAULT_PLATFORM={AMD64} for this session")
             return True
@@ -529,13 +570,17 @@ def _offer_emulation(graph: Graph, session: _Session, instance_id: str) -> bool:
 
 def _fatal(expected: str, exc: PullError) -> EngineError:
     if exc.kind == "disk":
-        return EngineError(f"pulling {expected} failed: no space left on the Docker disk", fix=FREE_DISK,
-                           detail=exc.message)
+        return EngineError(
+            f"pulling {expected} failed: no space left on the Docker disk", fix=FREE_DISK, detail=exc.message
+        )
     if exc.kind == "engine":
-        return EngineError(f"pulling {expected} failed: the Docker engine stopped answering ({exc.message})",
-                           fix=START_DOCKER)
-    return EngineError(f"pulling {expected} failed: {exc.message}",
-                       fix="check the engine's log; or set SWEBENCH_DOCKER_NAMESPACE to another registry")
+        return EngineError(
+            f"pulling {expected} failed: the Docker engine stopped answering ({exc.message})", fix=START_DOCKER
+        )
+    return EngineError(
+        f"pulling {expected} failed: {exc.message}",
+        fix="check the engine's log; or set SWEBENCH_DOCKER_NAMESPACE to another registry",
+    )
 
 
 def _fallback_error(expected: str, first: PullError, exc: PullError, namespace: str) -> EngineError:
@@ -549,9 +594,11 @@ def _fallback_error(expected: str, first: PullError, exc: PullError, namespace: 
     }
     if exc.kind in FATAL:
         return _fatal(expected, exc)
-    return EngineError(f"cannot pull {expected} ({first.reason}) nor its fallback {exc.image} ({exc.reason})",
-                       fix=fixes.get(exc.kind, "check the registry; or set SWEBENCH_DOCKER_NAMESPACE"),
-                       detail=f"{first.image}: {first.message}\n{exc.image}: {exc.message}")
+    return EngineError(
+        f"cannot pull {expected} ({first.reason}) nor its fallback {exc.image} ({exc.reason})",
+        fix=fixes.get(exc.kind, "check the registry; or set SWEBENCH_DOCKER_NAMESPACE"),
+        detail=f"{first.image}: {first.message}\n{exc.image}: {exc.message}",
+    )
 
 
 def ensure_image(graph: Graph, row: dict) -> ImageResult:
@@ -587,8 +634,9 @@ def ensure_image(graph: Graph, row: dict) -> ImageResult:
         return ImageResult(iid, expected, "pulled", expected, image_id(expected))
 
 
-def _pull_fallback(graph: Graph, session: _Session, iid: str, expected: str, first: PullError,
-                   info: EngineInfo, meter: _PullMeter) -> str:
+def _pull_fallback(
+    graph: Graph, session: _Session, iid: str, expected: str, first: PullError, info: EngineInfo, meter: _PullMeter
+) -> str:
     """The fallback namespace's image for iid (arm64 natively where it exists); its name."""
     settings = graph.settings
     namespace = fallback_namespace(settings)
@@ -610,7 +658,8 @@ def _pull_fallback(graph: Graph, session: _Session, iid: str, expected: str, fir
                 raise EngineError(
                     f"no arm64 image for {iid} in {namespace} (and {expected}: {first.reason})",
                     fix=f"set DOCKER_DEFAULT_PLATFORM={AMD64} to run x86_64 images under emulation, "
-                        "or set SWEBENCH_DOCKER_NAMESPACE to a registry with arm64 images") from None
+                    "or set SWEBENCH_DOCKER_NAMESPACE to a registry with arm64 images",
+                ) from None
             retry, platform = fallback_name(namespace, "x86_64", iid), AMD64
         else:
             raise _fallback_error(expected, first, exc, namespace) from None
@@ -647,5 +696,10 @@ def image_task(graph: Graph, row: dict, tags: frozenset[str] = frozenset()) -> d
         ensure_image(graph, row)
 
     pull.__doc__ = f"Make {expected} present (pull, or fall back and tag)."
-    return {"name": iid, "actions": [graph.guard(pull)], "uptodate": [lambda: expected in tags or is_present(expected)],
-            "doc": pull.__doc__, "verbosity": 2}
+    return {
+        "name": iid,
+        "actions": [graph.guard(pull)],
+        "uptodate": [lambda: expected in tags or is_present(expected)],
+        "doc": pull.__doc__,
+        "verbosity": 2,
+    }

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from swebench_tasks.tasks import Graph
 
 MIN_PYTHON = (3, 10)
-GIB = 1024 ** 3
+GIB = 1024**3
 # Disk an instance image takes once pulled (about; layers are shared within a repository),
 # and room for the harness's containers and logs.
 IMAGE_BYTES = 1 * GIB
@@ -74,28 +74,42 @@ def failed(name: str, exc: SwebenchError, required: bool = True) -> Check:
 
 # -- the checks ----------------------------------------------------------------------------------
 
+
 def check_python() -> Check:
     ok = sys.version_info >= MIN_PYTHON
     need = ".".join(map(str, MIN_PYTHON))
-    return Check("python", ok, f"Python {platform.python_version()} ({sys.executable})",
-                 None if ok else f"use Python {need} or newer")
+    return Check(
+        "python",
+        ok,
+        f"Python {platform.python_version()} ({sys.executable})",
+        None if ok else f"use Python {need} or newer",
+    )
 
 
 def check_harness(python: str) -> Check:
     """The harness imports in SWEBENCH_HARNESS_PYTHON (the real import, as an evaluation does)."""
-    code = ("import sys, importlib.metadata as m; import swebench.harness.run_evaluation; "
-            "print(m.version('swebench')); print(sys.version.split()[0])")
+    code = (
+        "import sys, importlib.metadata as m; import swebench.harness.run_evaluation; "
+        "print(m.version('swebench')); print(sys.version.split()[0])"
+    )
     fix = HARNESS_FIX.format(python=python)
     try:
-        proc = subprocess.run([python, "-c", code], capture_output=True, text=True, env=harness.child_env(),
-                              stdin=subprocess.DEVNULL, timeout=300)
+        proc = subprocess.run(
+            [python, "-c", code],
+            capture_output=True,
+            text=True,
+            env=harness.child_env(),
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return failed("harness", EngineError(f"cannot run {python}: {exc}", fix=fix))
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
         last = tail.splitlines()[-1] if tail else f"exit {proc.returncode}"
-        return failed("harness", EngineError(f"the harness does not import with {python}: {last}", fix=fix,
-                                              detail=tail))
+        return failed(
+            "harness", EngineError(f"the harness does not import with {python}: {last}", fix=fix, detail=tail)
+        )
     version, py_version = (proc.stdout.split() + ["?", "?"])[:2]
     return Check("harness", True, f"swebench {version} (Python {py_version}, {python})")
 
@@ -112,8 +126,9 @@ def harness_version(python: str) -> str | None:
             return None
     code = "import importlib.metadata as m; print(m.version('swebench'))"
     try:
-        proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (proc.stdout.strip() or None) if proc.returncode == 0 else None
@@ -131,19 +146,31 @@ def check_docker_cli(info: images.EngineInfo) -> Check:
     """The harness stops containers with `docker stop`: that CLI must reach the same engine."""
     docker = shutil.which("docker")
     if docker is None:
-        return Check("docker command", False, "`docker` is not on PATH (the harness stops containers with it)",
-                     "install the Docker command line (e.g. `apt-get install docker.io`) and put it on PATH")
+        return Check(
+            "docker command",
+            False,
+            "`docker` is not on PATH (the harness stops containers with it)",
+            "install the Docker command line (e.g. `apt-get install docker.io`) and put it on PATH",
+        )
     try:
-        proc = subprocess.run([docker, "info", "--format", "{{.ID}}"], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=60)
+        proc = subprocess.run(
+            [docker, "info", "--format", "{{.ID}}"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Check("docker command", False, f"{docker} does not run: {exc}", "reinstall the Docker command line")
     seen = proc.stdout.strip()
     if proc.returncode != 0 or seen != info.id:
         why = (proc.stderr.strip().splitlines() or ["no answer"])[-1] if proc.returncode else f"engine {seen}"
-        return Check("docker command", False, f"{docker} does not reach the engine at {info.address} ({why})",
-                     f"export DOCKER_HOST={info.address} (and unset DOCKER_CONTEXT) so that `docker` uses "
-                     "the same engine")
+        return Check(
+            "docker command",
+            False,
+            f"{docker} does not reach the engine at {info.address} ({why})",
+            f"export DOCKER_HOST={info.address} (and unset DOCKER_CONTEXT) so that `docker` uses the same engine",
+        )
     return Check("docker command", True, f"{docker} reaches the same engine")
 
 
@@ -153,8 +180,11 @@ def check_arch(settings: Settings, info: images.EngineInfo) -> Check:
     except UsageError as exc:
         return failed("arch", exc)
     source = "SWEBENCH_ARCH" if settings.arch else "the engine's"
-    note = ("; arm64 images first, else x86_64 under emulation (DOCKER_DEFAULT_PLATFORM=linux/amd64) is offered"
-            if arch == "arm64" else "")
+    note = (
+        "; arm64 images first, else x86_64 under emulation (DOCKER_DEFAULT_PLATFORM=linux/amd64) is offered"
+        if arch == "arm64"
+        else ""
+    )
     return Check("arch", True, f"{arch} ({source}; engine {info.arch}){note}")
 
 
@@ -169,12 +199,17 @@ def check_namespace(settings: Settings) -> Check:
 def check_disk(free: int, missing: int, where: str) -> Check:
     """Free space on the engine's disk against what the missing images will take (a warning)."""
     need = missing * IMAGE_BYTES + HEADROOM_BYTES
-    detail = (f"{free / GIB:.1f} GiB free at {where}; {missing} image(s) to pull need about "
-              f"{need / GIB:.1f} GiB")
+    detail = f"{free / GIB:.1f} GiB free at {where}; {missing} image(s) to pull need about {need / GIB:.1f} GiB"
     ok = free >= need
-    return Check("disk", ok, detail, None if ok else
-                 f"free {(need - free) / GIB:.1f} GiB (`docker system prune`), or select fewer instances (--count)",
-                 required=False)
+    return Check(
+        "disk",
+        ok,
+        detail,
+        None
+        if ok
+        else f"free {(need - free) / GIB:.1f} GiB (`docker system prune`), or select fewer instances (--count)",
+        required=False,
+    )
 
 
 def _free_bytes(info: images.EngineInfo) -> int | None:
@@ -202,8 +237,9 @@ def _endpoint(url: str) -> tuple[str, int]:
     return parts.hostname or url, parts.port or (443 if secure else 80)
 
 
-def network_targets(settings: Settings, info: images.EngineInfo | None, images_needed: list[str] | None,
-                    provider_url: str | None) -> dict[str, tuple[str, int]]:
+def network_targets(
+    settings: Settings, info: images.EngineInfo | None, images_needed: list[str] | None, provider_url: str | None
+) -> dict[str, tuple[str, int]]:
     """What the run will talk to: the registries of the images still to pull (None: no selection
     yet, so Docker Hub's), their fallback namespace's, and the provider."""
     targets: dict[str, tuple[str, int]] = {}
@@ -237,10 +273,15 @@ def check_network(targets: dict[str, tuple[str, int]], no_registry: str) -> list
         errors = list(pool.map(lambda target: _reach(*target), targets.values()))
     checks = []
     for (label, (host, port)), error in zip(targets.items(), errors, strict=True):
-        checks.append(Check(f"network: {label}", error is None,
-                            f"{host}:{port} reachable" if error is None else f"{host}:{port} unreachable: {error}",
-                            None if error is None else "check the network or proxy (images already present "
-                                                       "still work offline)", required=False))
+        checks.append(
+            Check(
+                f"network: {label}",
+                error is None,
+                f"{host}:{port} reachable" if error is None else f"{host}:{port} unreachable: {error}",
+                None if error is None else "check the network or proxy (images already present still work offline)",
+                required=False,
+            )
+        )
     if not any(label.startswith("registry") for label in targets):
         checks.append(Check("network: registries", True, f"not needed: {no_registry}", required=False))
     return checks
@@ -261,18 +302,31 @@ class SystemReport:
         return sorted(failed, key=lambda c: not isinstance(c.error, UsageError))
 
     def to_json(self) -> dict:
-        return {"ok": not self.failures, "harness_version": self.harness_version,
-                "engine": asdict(self.engine) if self.engine else None,
-                "checks": [c.to_json() for c in self.checks]}
+        return {
+            "ok": not self.failures,
+            "harness_version": self.harness_version,
+            "engine": asdict(self.engine) if self.engine else None,
+            "checks": [c.to_json() for c in self.checks],
+        }
 
 
-def run_checks(settings: Settings, rows: list[dict] | None, *, docker: bool = True, harness: bool | None = None,
-               provider_url: str | None = None) -> SystemReport:
+def run_checks(
+    settings: Settings,
+    rows: list[dict] | None,
+    *,
+    docker: bool = True,
+    harness: bool | None = None,
+    provider_url: str | None = None,
+) -> SystemReport:
     """Every system check for a selection (None: none made yet); `docker` False skips the engine's,
     `harness` False the harness's (default: as `docker`; an agent needs the engine, not the harness)."""
     harness = docker if harness is None else harness
-    checks = [check_python(), check_harness(settings.harness_python) if harness else
-              Check("harness", True, "not needed: evaluation is not local")]
+    checks = [
+        check_python(),
+        check_harness(settings.harness_python)
+        if harness
+        else Check("harness", True, "not needed: evaluation is not local"),
+    ]
     report = SystemReport(checks, harness_version(settings.harness_python) if checks[-1].ok and harness else None)
     missing: list[str] | None = None  # no selection yet: Docker Hub's registry
     if rows is not None:  # until the engine says which images it has, each may need its registry
@@ -287,11 +341,15 @@ def run_checks(settings: Settings, rows: list[dict] | None, *, docker: bool = Tr
             if missing:
                 missing = [name for name in missing if not images.is_present(name)]
             free = _free_bytes(info)
-            checks.append(check_disk(free, len(missing or ()), info.root_dir) if free is not None else
-                          Check("disk", True, f"the engine's disk ({info.root_dir}) is not visible from here",
-                                required=False))
+            checks.append(
+                check_disk(free, len(missing or ()), info.root_dir)
+                if free is not None
+                else Check(
+                    "disk", True, f"the engine's disk ({info.root_dir}) is not visible from here", required=False
+                )
+            )
     present = len(rows or ()) - len(missing or ())
-    why = (f"the engine has all {present} selected image(s)" if docker else "evaluation is not local")
+    why = f"the engine has all {present} selected image(s)" if docker else "evaluation is not local"
     checks += check_network(network_targets(settings, report.engine, missing, provider_url), why)
     return report
 
@@ -306,11 +364,17 @@ def system_checks(workdir: Path) -> list[Check]:
         from swebench_tasks.providers import get_provider
 
         url = get_provider(settings.provider).base_url
-    return run_checks(settings, None, docker=settings.backend == "local" or settings.agent != "none",
-                      harness=settings.backend == "local", provider_url=url).checks
+    return run_checks(
+        settings,
+        None,
+        docker=settings.backend == "local" or settings.agent != "none",
+        harness=settings.backend == "local",
+        provider_url=url,
+    ).checks
 
 
 # -- the doit tasks -----------------------------------------------------------------------------------
+
 
 class unchanged:
     """doit up-to-date check: `compute()` (evaluated when doit asks, after the task_dep ran)
@@ -371,11 +435,19 @@ def _namespace(settings: Settings) -> str | None:
 def system_state(graph: Graph) -> dict:
     """What the system checks depend on; cheap enough for every run."""
     s = graph.settings
-    return {"python": sys.version, "harness_python": s.harness_python,
-            "harness": harness_version(s.harness_python), "docker": needs_engine(graph),
-            "docker_host": os.environ.get("DOCKER_HOST"), "docker_cli": shutil.which("docker"),
-            "engine": _engine_id() if needs_engine(graph) else None, "arch": s.arch,
-            "namespace": _namespace(s), "ids": graph.selected_ids(), "provider": provider_url(graph)}
+    return {
+        "python": sys.version,
+        "harness_python": s.harness_python,
+        "harness": harness_version(s.harness_python),
+        "docker": needs_engine(graph),
+        "docker_host": os.environ.get("DOCKER_HOST"),
+        "docker_cli": shutil.which("docker"),
+        "engine": _engine_id() if needs_engine(graph) else None,
+        "arch": s.arch,
+        "namespace": _namespace(s),
+        "ids": graph.selected_ids(),
+        "provider": provider_url(graph),
+    }
 
 
 def needs_engine(graph: Graph) -> bool:
@@ -387,8 +459,13 @@ def needs_engine(graph: Graph) -> bool:
 def run_system(graph: Graph) -> SystemReport:
     """The system checks, printed ✔/✖ as they conclude; raises for the first required failure."""
     graph.check_evaluable()
-    report = run_checks(graph.settings, graph.rows(), docker=needs_engine(graph), harness=graph.uses_docker,
-                        provider_url=provider_url(graph))
+    report = run_checks(
+        graph.settings,
+        graph.rows(),
+        docker=needs_engine(graph),
+        harness=graph.uses_docker,
+        provider_url=provider_url(graph),
+    )
     for check in report.checks:
         graph.progress.note(check.line())
     _write(record_path(graph, "system"), report.to_json())
@@ -422,8 +499,11 @@ def key_state(graph: Graph) -> dict:
         key = _key(graph)
     except SwebenchError:
         key = None
-    return {"provider": graph.settings.provider, "endpoint": provider_url(graph),
-            "fingerprint": key_fingerprint(key) if key else None}
+    return {
+        "provider": graph.settings.provider,
+        "endpoint": provider_url(graph),
+        "fingerprint": key_fingerprint(key) if key else None,
+    }
 
 
 def validate_key(graph: Graph) -> None:
@@ -439,8 +519,9 @@ def validate_key(graph: Graph) -> None:
             graph.progress.note("✔ key: not needed (every patch is already generated)")
             return
         raise UsageError(f"no API key for {name}", fix=key_fix(name, s.profile))
-    provider = graph.provider() if graph.key else get_provider(name, key=key, on_wait=graph.waiter("key"),
-                                                               key_fix=key_fix)
+    provider = (
+        graph.provider() if graph.key else get_provider(name, key=key, on_wait=graph.waiter("key"), key_fix=key_fix)
+    )
     provider.validate_key()
     state = key_state(graph)
     _write(record_path(graph, "key"), {**state, "validated": True})
@@ -456,8 +537,12 @@ def service_state(graph: Graph) -> dict:
     except SwebenchError:
         key = None
     s = graph.settings
-    return {"dataset": s.dataset, "split": s.split, "url": os.environ.get("SWEBENCH_API_URL"),
-            "fingerprint": key_fingerprint(key) if key else None}
+    return {
+        "dataset": s.dataset,
+        "split": s.split,
+        "url": os.environ.get("SWEBENCH_API_URL"),
+        "fingerprint": key_fingerprint(key) if key else None,
+    }
 
 
 def check_service(graph: Graph) -> None:
@@ -502,9 +587,14 @@ def smoke_state(graph: Graph) -> dict:
     """The smoke test reruns only when the harness, the engine, the image or the namespace change."""
     s = graph.settings
     rows = graph.rows()
-    return {"harness": harness_version(s.harness_python), "python": s.harness_python, "engine": _engine_id(),
-            "instance": rows[0]["instance_id"] if rows else None, "image_id": images.image_id(_first_image(graph)),
-            "namespace": _namespace(s)}
+    return {
+        "harness": harness_version(s.harness_python),
+        "python": s.harness_python,
+        "engine": _engine_id(),
+        "instance": rows[0]["instance_id"] if rows else None,
+        "image_id": images.image_id(_first_image(graph)),
+        "namespace": _namespace(s),
+    }
 
 
 def smoke(graph: Graph) -> dict:
@@ -516,24 +606,33 @@ def smoke(graph: Graph) -> dict:
     paths = graph.paths
     predictions = paths.preflight / "smoke-predictions.jsonl"
     predictions.parent.mkdir(parents=True, exist_ok=True)
-    predictions.write_text(json.dumps({"instance_id": iid, "model_name_or_path": SMOKE_MODEL,
-                                       "model_patch": row["patch"]}) + "\n")
+    predictions.write_text(
+        json.dumps({"instance_id": iid, "model_name_or_path": SMOKE_MODEL, "model_patch": row["patch"]}) + "\n"
+    )
     # The harness skips an instance it has a report for: a smoke test that reruns starts afresh.
     logs = harness.instance_log_dir(paths.harness_logs, SMOKE_RUN, SMOKE_MODEL, iid)
     shutil.rmtree(logs, ignore_errors=True)
     harness.summary_report_path(paths.reports, SMOKE_MODEL, SMOKE_RUN).unlink(missing_ok=True)
-    results = graph.run_harness(dataset=graph.dataset_file, predictions=predictions, instance_ids=[iid],
-                                run_id=SMOKE_RUN, model_name=SMOKE_MODEL, stage="smoke",
-                                label=f"Smoke test: {iid} with its gold patch")
+    results = graph.run_harness(
+        dataset=graph.dataset_file,
+        predictions=predictions,
+        instance_ids=[iid],
+        run_id=SMOKE_RUN,
+        model_name=SMOKE_MODEL,
+        stage="smoke",
+        label=f"Smoke test: {iid} with its gold patch",
+    )
     if iid not in results.resolved_ids:
         log = logs / "run_instance.log"
         if not log.exists():
             log = paths.runs / SMOKE_RUN / "harness.log"
         verdict = "did not resolve" if iid in results.unresolved_ids else "could not be evaluated"
-        raise EngineError(f"smoke test: the gold patch of {iid} {verdict} on {row.get('image')}",
-                          fix="read the log below; `docker run --rm -it IMAGE bash` to inspect the image, "
-                              "or set SWEBENCH_DOCKER_NAMESPACE to another registry",
-                          detail=f"log: {log}\n{harness.log_tail(log)}")
+        raise EngineError(
+            f"smoke test: the gold patch of {iid} {verdict} on {row.get('image')}",
+            fix="read the log below; `docker run --rm -it IMAGE bash` to inspect the image, "
+            "or set SWEBENCH_DOCKER_NAMESPACE to another registry",
+            detail=f"log: {log}\n{harness.log_tail(log)}",
+        )
     record = {"instance_id": iid, "image": row.get("image"), "resolved": True, "log": str(logs), **smoke_state(graph)}
     _write(record_path(graph, "smoke"), record)
     graph.progress.note(f"✔ smoke: {iid} resolved with its gold patch")
@@ -542,6 +641,7 @@ def smoke(graph: Graph) -> dict:
 
 def tasks(graph: Graph) -> Iterator[dict]:
     """The subtasks of the doit group `preflight`: system, key, image, smoke."""
+
     def action(func: Callable[[Graph], object]) -> Callable[[], object]:
         def run() -> None:
             func(graph)
@@ -549,32 +649,61 @@ def tasks(graph: Graph) -> Iterator[dict]:
         run.__name__, run.__doc__ = func.__name__, func.__doc__
         return graph.guard(run)
 
-    yield {"name": "system", "doc": run_system.__doc__, "actions": [action(run_system)],
-           "targets": [record_path(graph, "system")], "task_dep": ["dataset"],
-           "uptodate": [unchanged("system", lambda: system_state(graph))], "verbosity": 2}
+    yield {
+        "name": "system",
+        "doc": run_system.__doc__,
+        "actions": [action(run_system)],
+        "targets": [record_path(graph, "system")],
+        "task_dep": ["dataset"],
+        "uptodate": [unchanged("system", lambda: system_state(graph))],
+        "verbosity": 2,
+    }
     if key_skipped(graph) is None:
-        yield {"name": "key", "doc": validate_key.__doc__, "actions": [action(validate_key)],
-               "targets": [record_path(graph, "key")], "task_dep": ["dataset"],
-               "uptodate": [unchanged("key", lambda: key_state(graph))], "verbosity": 2}
+        yield {
+            "name": "key",
+            "doc": validate_key.__doc__,
+            "actions": [action(validate_key)],
+            "targets": [record_path(graph, "key")],
+            "task_dep": ["dataset"],
+            "uptodate": [unchanged("key", lambda: key_state(graph))],
+            "verbosity": 2,
+        }
     if graph.settings.backend == "sb-cli" and not graph.settings.generate_only:
-        yield {"name": "service", "doc": check_service.__doc__, "actions": [action(check_service)],
-               "targets": [record_path(graph, "service")], "task_dep": ["dataset"],
-               "uptodate": [unchanged("service", lambda: service_state(graph))], "verbosity": 2}
+        yield {
+            "name": "service",
+            "doc": check_service.__doc__,
+            "actions": [action(check_service)],
+            "targets": [record_path(graph, "service")],
+            "task_dep": ["dataset"],
+            "uptodate": [unchanged("service", lambda: service_state(graph))],
+            "verbosity": 2,
+        }
     if graph.uses_docker:
-        yield {"name": "image", "doc": "The first selected instance's image, present locally.",
-               "actions": [action(pull_first)], "targets": [record_path(graph, "image")],
-               "task_dep": ["dataset", "preflight:system"],
-               "uptodate": [lambda: images.is_present(_first_image(graph)),
-                            lambda: ((read_record(record_path(graph, "image")) or {}).get("image")
-                                     == _first_image(graph))],
-               "verbosity": 2}
-        yield {"name": "smoke", "doc": smoke.__doc__, "actions": [action(smoke)],
-               "targets": [record_path(graph, "smoke")],
-               "task_dep": ["dataset", "preflight:system", "preflight:image"],
-               "uptodate": [unchanged("smoke", lambda: smoke_state(graph))], "verbosity": 2}
+        yield {
+            "name": "image",
+            "doc": "The first selected instance's image, present locally.",
+            "actions": [action(pull_first)],
+            "targets": [record_path(graph, "image")],
+            "task_dep": ["dataset", "preflight:system"],
+            "uptodate": [
+                lambda: images.is_present(_first_image(graph)),
+                lambda: (read_record(record_path(graph, "image")) or {}).get("image") == _first_image(graph),
+            ],
+            "verbosity": 2,
+        }
+        yield {
+            "name": "smoke",
+            "doc": smoke.__doc__,
+            "actions": [action(smoke)],
+            "targets": [record_path(graph, "smoke")],
+            "task_dep": ["dataset", "preflight:system", "preflight:image"],
+            "uptodate": [unchanged("smoke", lambda: smoke_state(graph))],
+            "verbosity": 2,
+        }
 
 
 # -- for `swebench preflight` ----------------------------------------------------------------------
+
 
 def summary(graph: Graph, failure: SwebenchError | None) -> dict:
     """One document: the checks, key, image and smoke records, the tasks, and the failure."""
@@ -597,6 +726,7 @@ def summary(graph: Graph, failure: SwebenchError | None) -> dict:
         "image": step("image"),
         "smoke": step("smoke"),
         "tasks": {"executed": record.executed, "up_to_date": record.up_to_date, "failed": record.failed},
-        "error": None if failure is None else {"message": failure.message, "fix": failure.fix,
-                                               "detail": failure.detail, "exit_code": failure.exit_code},
+        "error": None
+        if failure is None
+        else {"message": failure.message, "fix": failure.fix, "detail": failure.detail, "exit_code": failure.exit_code},
     }

@@ -44,8 +44,14 @@ def price(model: str) -> tuple[float, float] | None:
     return per_in / 1e6, per_out / 1e6
 
 
-def estimate(model: str, input_tokens: int, output_tokens: int, catalog_info: ModelInfo | None = None,
-             *, provider: str | None = None) -> float | None:
+def estimate(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    catalog_info: ModelInfo | None = None,
+    *,
+    provider: str | None = None,
+) -> float | None:
     """The cost in USD, or None when unknown. A local Ollama model costs nothing."""
     if provider in NAMES and info(provider).local:
         return 0.0

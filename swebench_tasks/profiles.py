@@ -71,8 +71,7 @@ def load() -> dict[str, ProviderProfiles]:
             models = {str(n): (v or {}).get("model") for n, v in entry.get("profiles", {}).items()}
             models.setdefault(DEFAULT_PROFILE, None)
             active = entry.get("active") or DEFAULT_PROFILE
-            table[provider] = ProviderProfiles(active=active if active in models else DEFAULT_PROFILE,
-                                               models=models)
+            table[provider] = ProviderProfiles(active=active if active in models else DEFAULT_PROFILE, models=models)
     except (ValueError, AttributeError, TypeError) as exc:
         raise _corrupt(path, f"not valid profiles JSON ({exc})") from None
     return table
@@ -87,8 +86,9 @@ def save(table: dict[str, ProviderProfiles]) -> Path:
 
 
 def _corrupt(path: Path, why: str) -> UsageError:
-    return UsageError(f"cannot read profiles file {path}: {why}",
-                      fix=f"fix or move away {path} (it was left untouched)")
+    return UsageError(
+        f"cannot read profiles file {path}: {why}", fix=f"fix or move away {path} (it was left untouched)"
+    )
 
 
 def check_provider(provider: str) -> None:
@@ -98,21 +98,24 @@ def check_provider(provider: str) -> None:
 
 def check_name(name: str) -> None:
     if not NAME.match(name or ""):
-        raise UsageError(f"invalid profile name {name!r}",
-                         fix="use letters, digits, '.', '_' or '-' (at most 64, no ':')")
+        raise UsageError(
+            f"invalid profile name {name!r}", fix="use letters, digits, '.', '_' or '-' (at most 64, no ':')"
+        )
 
 
 def _get(provider: str, name: str) -> tuple[dict[str, ProviderProfiles], ProviderProfiles]:
     check_provider(provider)
     table = load()
     if name not in table[provider].models:
-        raise UsageError(f"no {provider} profile named {name!r}",
-                         fix=f"see `swebench profiles list`, or "
-                             f"`swebench profiles create --provider {provider} --profile {name}`")
+        raise UsageError(
+            f"no {provider} profile named {name!r}",
+            fix=f"see `swebench profiles list`, or `swebench profiles create --provider {provider} --profile {name}`",
+        )
     return table, table[provider]
 
 
 # -- the operations behind `swebench profiles ...` ----------------------------------------
+
 
 def active_profile(provider: str) -> str | None:
     """The active profile's name, or None for the default (keychain account `{provider}`)."""
@@ -135,8 +138,10 @@ def create(provider: str, name: str, *, active: bool = False, model: str | None 
     table = load()
     entry = table[provider]
     if name in entry.models:
-        raise UsageError(f"{provider} profile {name!r} already exists",
-                         fix="pick another name, or `swebench profiles delete` it first")
+        raise UsageError(
+            f"{provider} profile {name!r} already exists",
+            fix="pick another name, or `swebench profiles delete` it first",
+        )
     entry.models[name] = model
     if active:
         entry.active = name
@@ -164,8 +169,10 @@ def rename(provider: str, old: str, new: str) -> None:
     if old == DEFAULT_PROFILE:
         raise UsageError("the default profile cannot be renamed", fix="create a new profile instead")
     if new in entry.models:
-        raise UsageError(f"{provider} profile {new!r} already exists",
-                         fix=f"delete it first: `swebench profiles delete --provider {provider} --profile {new}`")
+        raise UsageError(
+            f"{provider} profile {new!r} already exists",
+            fix=f"delete it first: `swebench profiles delete --provider {provider} --profile {new}`",
+        )
     if key_env(provider):
         key = secrets.read_key(provider, profile=old)
         if key is not None:
@@ -184,8 +191,9 @@ def delete(provider: str, name: str) -> None:
 
     table, entry = _get(provider, name)
     if name == DEFAULT_PROFILE:
-        raise UsageError("the default profile cannot be deleted",
-                         fix=f"clear its key with `swebench secrets clear {provider}`")
+        raise UsageError(
+            "the default profile cannot be deleted", fix=f"clear its key with `swebench secrets clear {provider}`"
+        )
     del entry.models[name]
     if entry.active == name:
         entry.active = DEFAULT_PROFILE
@@ -209,6 +217,14 @@ def listing() -> list[dict]:
             has_key = None
             if key_env(provider):
                 has_key = secrets.key_status(provider, profile=name).in_keychain
-            rows.append({"provider": provider, "profile": name, "active": name == entry.active,
-                         "model": model, "account": account(provider, name), "key_stored": has_key})
+            rows.append(
+                {
+                    "provider": provider,
+                    "profile": name,
+                    "active": name == entry.active,
+                    "model": model,
+                    "account": account(provider, name),
+                    "key_stored": has_key,
+                }
+            )
     return rows

@@ -21,10 +21,10 @@ SYSTEM = (
     "patches that apply cleanly with `git apply`."
 )
 
-PREMISE_CODE = ("You will be provided with a partial code base and an issue statement "
-                "explaining a problem to resolve.")
-PREMISE_STATEMENT = ("You will be provided with an issue statement explaining a problem to "
-                     "resolve in a repository that you cannot see.")
+PREMISE_CODE = "You will be provided with a partial code base and an issue statement explaining a problem to resolve."
+PREMISE_STATEMENT = (
+    "You will be provided with an issue statement explaining a problem to resolve in a repository that you cannot see."
+)
 
 PATCH_EXAMPLE = """\
 diff --git a/file.py b/file.py
@@ -122,13 +122,17 @@ def build_messages(instance: dict, context: Context | None, mode: str) -> list[M
         if not text:
             raise UsageError(
                 f"instance {instance.get('instance_id', '?')} has no `text` column for --context text",
-                fix="use a SWE-bench text dataset (e.g. princeton-nlp/SWE-bench_Lite_bm25_13K) "
-                    "or --context retrieval")
+                fix="use a SWE-bench text dataset (e.g. princeton-nlp/SWE-bench_Lite_bm25_13K) or --context retrieval",
+            )
         return [Message("user", text)]
     if mode == "retrieval" and context is None:
         raise ValueError("retrieval mode needs a Context; build the statement prompt instead")
-    parts = [PREMISE_CODE if mode == "retrieval" else PREMISE_STATEMENT,
-             "<issue>", instance["problem_statement"].strip(), "</issue>"]
+    parts = [
+        PREMISE_CODE if mode == "retrieval" else PREMISE_STATEMENT,
+        "<issue>",
+        instance["problem_statement"].strip(),
+        "</issue>",
+    ]
     hints = (instance.get("hints_text") or "").strip()
     if hints:
         parts += ["<hints>", hints, "</hints>"]

@@ -26,9 +26,18 @@ class Prediction:
     error: str = ""  # this instance failed alone (e.g. its prompt was refused); not evaluated
 
 
-def build_summary(*, run_id: str, provider: str | None, model: str, dataset: str, selected: list[str],
-                  predictions: dict[str, Prediction], results: EvalResults | None,
-                  results_dir: Path, predictions_path: Path | None = None) -> dict:
+def build_summary(
+    *,
+    run_id: str,
+    provider: str | None,
+    model: str,
+    dataset: str,
+    selected: list[str],
+    predictions: dict[str, Prediction],
+    results: EvalResults | None,
+    results_dir: Path,
+    predictions_path: Path | None = None,
+) -> dict:
     """`results` None: evaluation was not asked for (--generate-only)."""
     preds = [predictions[i] for i in selected if i in predictions]
     costs = [p.cost_usd for p in preds if p.cost_usd is not None]
@@ -63,12 +72,17 @@ def build_summary(*, run_id: str, provider: str | None, model: str, dataset: str
     }
 
 
-def write_artifacts(*, results_dir: Path, summary: dict, predictions: dict[str, Prediction],
-                    logs_root: Path, model_name: str) -> None:
+def write_artifacts(
+    *, results_dir: Path, summary: dict, predictions: dict[str, Prediction], logs_root: Path, model_name: str
+) -> None:
     """Per instance: the patch, the harness report, the log tail; then summary.json last."""
     run_id = summary["run_id"]
-    for iid in dict.fromkeys(summary["resolved_ids"] + summary["unresolved_ids"] + summary["error_ids"] + [
-            i for i, p in predictions.items() if not p.patch.strip()]):
+    for iid in dict.fromkeys(
+        summary["resolved_ids"]
+        + summary["unresolved_ids"]
+        + summary["error_ids"]
+        + [i for i, p in predictions.items() if not p.patch.strip()]
+    ):
         out = results_dir / safe_name(iid)
         out.mkdir(parents=True, exist_ok=True)
         pred = predictions.get(iid)
@@ -97,9 +111,11 @@ def render(ui, summary: dict) -> None:
     table.add_column()
     cost = summary.get("cost_usd")
     evaluated = summary.get("evaluation") != "skipped"
-    verdicts = [("Evaluated", summary["evaluated"]), ("Resolved", summary["resolved"]),
-                ("Unresolved", summary["unresolved"])] if evaluated else [
-        ("Evaluation", "not asked for (--generate-only)")]
+    verdicts = (
+        [("Evaluated", summary["evaluated"]), ("Resolved", summary["resolved"]), ("Unresolved", summary["unresolved"])]
+        if evaluated
+        else [("Evaluation", "not asked for (--generate-only)")]
+    )
     rows = [
         ("Model", f"{summary.get('provider') or '-'} / {summary['model']}"),
         ("Dataset", summary["dataset"]),
@@ -119,9 +135,13 @@ def render(ui, summary: dict) -> None:
         statuses: dict[str, int] = {}
         for outcome in summary.get("instances", {}).values():
             statuses[outcome["exit_status"]] = statuses.get(outcome["exit_status"], 0) + 1
-        rows[1:1] = [("Agent", f"{summary['agent']} ({', '.join(summary.get('protocols', [])) or '-'})"),
-                     ("Agent steps", f"{summary.get('steps', 0)} "
-                                     f"({', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or '-'})")]
+        rows[1:1] = [
+            ("Agent", f"{summary['agent']} ({', '.join(summary.get('protocols', [])) or '-'})"),
+            (
+                "Agent steps",
+                f"{summary.get('steps', 0)} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or '-'})",
+            ),
+        ]
     for name, value in rows:  # values carry names from data: plain text, never markup
         table.add_row(name, Text(printable(str(value))))
     ui.print(table)

@@ -30,9 +30,14 @@ def context_task(graph, row: dict, path: Path, tokens: int) -> dict:
 
     iid = row["instance_id"]
     deps = [f"image:{iid}"] if graph.uses_docker else [f"repo:{repo_dir_name(row['repo'])}"]
-    return {"name": iid, "actions": [graph.guard(lambda: build(graph, row, path, tokens))],
-            "targets": [path], "uptodate": [lambda: context_current(graph, path, tokens)], "task_dep": deps,
-            "verbosity": 2}
+    return {
+        "name": iid,
+        "actions": [graph.guard(lambda: build(graph, row, path, tokens))],
+        "targets": [path],
+        "uptodate": [lambda: context_current(graph, path, tokens)],
+        "task_dep": deps,
+        "verbosity": 2,
+    }
 
 
 # `build` writes the budget first: the up-to-date check of a full selection reads a few bytes
@@ -42,6 +47,7 @@ _BUDGET_HEAD = re.compile(rb'\{"budget_tokens": (\d+)[,}]')
 
 def context_current(graph, path: Path, tokens: int) -> bool:
     """Whether the cached context was fitted to this token budget (read once per file version)."""
+
     def fitted(p: Path) -> bool:
         try:
             with open(p, "rb") as f:
@@ -66,14 +72,19 @@ def repo_tasks(graph, rows: list[dict], tokens: int):
     for row in rows:
         by_repo.setdefault(row["repo"], []).append(row)
     for repo, group in by_repo.items():
+
         def needed(repo=repo, group=group) -> list[dict]:
             stale = [r for r in group if not context_current(graph, graph.context_file(r["instance_id"]), tokens)]
             missing = set(graph.remotes.cache.missing(repo, [r["base_commit"] for r in stale])) if stale else set()
             return [r for r in stale if r["base_commit"] in missing]
 
-        yield {"name": repo_dir_name(repo), "doc": f"fetch the commits of {repo} that contexts need",
-               "actions": [graph.guard(lambda repo=repo, needed=needed: graph.remotes.prefetch(repo, needed()))],
-               "uptodate": [lambda needed=needed: not needed()], "verbosity": 2}
+        yield {
+            "name": repo_dir_name(repo),
+            "doc": f"fetch the commits of {repo} that contexts need",
+            "actions": [graph.guard(lambda repo=repo, needed=needed: graph.remotes.prefetch(repo, needed()))],
+            "uptodate": [lambda needed=needed: not needed()],
+            "verbosity": 2,
+        }
 
 
 class Remotes:
@@ -108,13 +119,14 @@ class Remotes:
         try:
             lost = self.cache.fetch(repo, commits)
         except (SwebenchError, OSError, subprocess.SubprocessError) as exc:  # also: no git at all
-            why = (exc.message if isinstance(exc, SwebenchError) else f"could not fetch {repo}: {exc}")
+            why = exc.message if isinstance(exc, SwebenchError) else f"could not fetch {repo}: {exc}"
             with self._lock:
                 if repo in self.failed:
                     return
                 self.failed[repo] = why
-            self.graph.progress.note(f"{why.splitlines()[0]}: prompting {repo}'s instances with "
-                                     "the problem statement only")
+            self.graph.progress.note(
+                f"{why.splitlines()[0]}: prompting {repo}'s instances with the problem statement only"
+            )
             return
         with self._lock:
             self.lost.update((repo, c) for c in lost)

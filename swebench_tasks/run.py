@@ -17,8 +17,9 @@ from swebench_tasks.ui import RunProgress, Ui
 
 def check_configured(settings: Settings) -> None:
     if settings.needs_provider and not (settings.provider and settings.model):
-        raise UsageError("no model configured",
-                         fix="run `swebench setup`, or pass --provider and --model (or --model gold)")
+        raise UsageError(
+            "no model configured", fix="run `swebench setup`, or pass --provider and --model (or --model gold)"
+        )
     if settings.backend == "modal":
         from swebench_tasks.backends.modal import check
 
@@ -39,8 +40,9 @@ def resolve_key(settings: Settings, ui: Ui) -> str | None:
     if secrets.key_env(provider) is None:  # ollama: no key
         return None
     profile = settings.profile or profiles.active_profile(provider)
-    key = secrets.resolve_key(provider, profile=profile, workdir=settings.workdir,
-                              ask_secret=None if ui.json else ui.ask_secret)
+    key = secrets.resolve_key(
+        provider, profile=profile, workdir=settings.workdir, ask_secret=None if ui.json else ui.ask_secret
+    )
     if not key:
         raise UsageError(f"no API key for {provider}", fix=secrets.key_fix(provider, profile))
     return key
@@ -63,11 +65,14 @@ def show_forecast(ui: Ui, graph, stale: list[str]) -> None:
         from swebench_tasks.retrieval import budget as retrieval_budget
 
         budget = retrieval_budget(graph)
-    tokens_in, tokens_out, usd = forecast(rows, provider=s.provider, model=s.model, context_budget=budget,
-                                          info=graph.model_info())
+    tokens_in, tokens_out, usd = forecast(
+        rows, provider=s.provider, model=s.model, context_budget=budget, info=graph.model_info()
+    )
     cost = "unknown" if usd is None else f"~${usd:.2f}"
-    ui.line(f"Estimated cost for {len(rows)} generation(s) with {s.model}: {cost} "
-            f"(about {tokens_in:,} input / {tokens_out:,} output tokens)")
+    ui.line(
+        f"Estimated cost for {len(rows)} generation(s) with {s.model}: {cost} "
+        f"(about {tokens_in:,} input / {tokens_out:,} output tokens)"
+    )
 
 
 def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str | None = None) -> dict:

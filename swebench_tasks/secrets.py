@@ -71,8 +71,9 @@ def key_fix(provider: str, profile: str | None = None) -> str:
     if env and not has_keychain():
         return f"{export_hint(env)} in your shell"
     if profile and profile != DEFAULT_PROFILE:
-        return (f"run `swebench profiles set-key --provider {provider} --profile {profile} --stdin`"
-                + (f" or set {env}" if env else ""))
+        return f"run `swebench profiles set-key --provider {provider} --profile {profile} --stdin`" + (
+            f" or set {env}" if env else ""
+        )
     command = f"run `swebench secrets set {provider}`"
     return f"set {env} or {command}" if env else command
 
@@ -103,6 +104,7 @@ def sanitize_key(raw: str) -> str:
 
 
 # -- the keychain ---------------------------------------------------------------------------
+
 
 def _backend_name(backend) -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"
@@ -137,8 +139,10 @@ def _warn_no_keychain(name: str, detail: str = "") -> None:
     if not _warned:
         _warned = True
         why = f": {detail}" if detail else ""
-        sys.stderr.write(f"swebench: warning: no usable OS keychain (keyring backend {name}{why}); "
-                         "keys are read from environment variables only\n")
+        sys.stderr.write(
+            f"swebench: warning: no usable OS keychain (keyring backend {name}{why}); "
+            "keys are read from environment variables only\n"
+        )
 
 
 def _keychain_get(service: str, acct: str) -> str | None:
@@ -163,13 +167,16 @@ def store_key(provider: str, key: str, *, profile: str | None = None) -> str:
     key = sanitize_key(key)
     backend, name = keychain()
     if backend is None:
-        raise UsageError(f"no usable OS keychain (keyring backend {name}); the key was not stored",
-                         fix=key_fix(provider, profile))
+        raise UsageError(
+            f"no usable OS keychain (keyring backend {name}); the key was not stored", fix=key_fix(provider, profile)
+        )
     try:
         backend.set_password(SERVICE, account(provider, profile), key)
     except (KeyringError, RuntimeError, OSError) as exc:
-        raise UsageError(f"the keychain ({name}) refused to store the key: {_short(exc)}",
-                         fix=f"unlock your keychain, or export {env} instead") from None
+        raise UsageError(
+            f"the keychain ({name}) refused to store the key: {_short(exc)}",
+            fix=f"unlock your keychain, or export {env} instead",
+        ) from None
     return name
 
 
@@ -197,8 +204,9 @@ def clear_key(provider: str, *, profile: str | None = None) -> bool:
     except PasswordDeleteError:
         return False
     except (KeyringError, RuntimeError, OSError) as exc:
-        raise UsageError(f"the keychain ({name}) refused to remove the key: {_short(exc)}",
-                         fix="unlock your keychain and retry") from None
+        raise UsageError(
+            f"the keychain ({name}) refused to remove the key: {_short(exc)}", fix="unlock your keychain and retry"
+        ) from None
 
 
 def key_status(provider: str, *, profile: str | None = None) -> KeyStatus:
@@ -208,15 +216,24 @@ def key_status(provider: str, *, profile: str | None = None) -> KeyStatus:
     stored = False
     if backend is not None and env:
         stored = _keychain_get(SERVICE, account(provider, profile)) is not None
-    return KeyStatus(provider=provider, profile=profile or DEFAULT_PROFILE, account=account(provider, profile),
-                     env_var=env, in_environment=bool(env and os.environ.get(env, "").strip()),
-                     in_keychain=stored, keychain=backend is not None, backend=name)
+    return KeyStatus(
+        provider=provider,
+        profile=profile or DEFAULT_PROFILE,
+        account=account(provider, profile),
+        env_var=env,
+        in_environment=bool(env and os.environ.get(env, "").strip()),
+        in_keychain=stored,
+        keychain=backend is not None,
+        backend=name,
+    )
 
 
 # -- resolution -----------------------------------------------------------------------------
 
-def resolve_key(provider: str, *, profile: str | None = None, workdir: Path | str,
-                ask_secret: Callable[[str], str] | None = None) -> str | None:
+
+def resolve_key(
+    provider: str, *, profile: str | None = None, workdir: Path | str, ask_secret: Callable[[str], str] | None = None
+) -> str | None:
     """The key for a run: environment, keychain, `.env` pointer, then the front's hidden prompt.
 
     `profile` None is the default profile (the caller passes `profiles.active_profile(p)`).
@@ -251,13 +268,15 @@ def _from_value(value: str, where: str) -> str | None:
     key = _keychain_get(match["service"], match["account"])
     if key is None:
         provider, _, profile = match["account"].partition(":")
-        raise UsageError(f"{where} points to {value}, but the keychain has no such entry",
-                         fix=key_fix(provider, profile or None) if provider in KEYED
-                         else f"run `swebench secrets set {provider}`")
+        raise UsageError(
+            f"{where} points to {value}, but the keychain has no such entry",
+            fix=key_fix(provider, profile or None) if provider in KEYED else f"run `swebench secrets set {provider}`",
+        )
     return key
 
 
 # -- fingerprints ---------------------------------------------------------------------------
+
 
 def key_fingerprint(key: str) -> str:
     """A stable, non-reversible tag of a key (HMAC-SHA256 with a per-user salt, 16 hex digits).

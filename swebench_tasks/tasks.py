@@ -46,8 +46,9 @@ STAGES = ("image", "repo", "context", "generate", "predictions", "evaluate", "re
 class Graph:
     """The tasks for one selection. Built cheaply; nothing heavy is imported until a task runs."""
 
-    def __init__(self, settings: Settings, ui: Ui | None = None, progress: RunProgress | None = None,
-                 key: str | None = None):
+    def __init__(
+        self, settings: Settings, ui: Ui | None = None, progress: RunProgress | None = None, key: str | None = None
+    ):
         self.settings = settings
         self.ui = ui or Ui(no_input=True)
         self.progress = progress or RunProgress(self.ui)
@@ -121,8 +122,9 @@ class Graph:
         path = self._record_files.get(instance_id)
         if path is None:
             s = self.settings
-            path = self._record_files[instance_id] = record_path(self._generations_dir, s.provider or "",
-                                                                 s.model or "", instance_id)
+            path = self._record_files[instance_id] = record_path(
+                self._generations_dir, s.provider or "", s.model or "", instance_id
+            )
         return path
 
     @property
@@ -182,8 +184,10 @@ class Graph:
         out = {}
         for i, row in enumerate(rows):
             if not isinstance(row, dict) or not isinstance(row.get("instance_id"), str) or "model_patch" not in row:
-                raise UsageError(f"predictions file {path}: row {i} lacks instance_id or model_patch",
-                                 fix="each row needs instance_id, model_name_or_path, model_patch")
+                raise UsageError(
+                    f"predictions file {path}: row {i} lacks instance_id or model_patch",
+                    fix="each row needs instance_id, model_name_or_path, model_patch",
+                )
             out[row["instance_id"]] = row["model_patch"] or ""
         return out
 
@@ -219,8 +223,7 @@ class Graph:
         return failed
 
     def instance_logs(self, instance_id: str) -> Path:
-        return harness.instance_log_dir(self.paths.harness_logs, self.run_id, self.settings.model_name,
-                                        instance_id)
+        return harness.instance_log_dir(self.paths.harness_logs, self.run_id, self.settings.model_name, instance_id)
 
     # -- running actions --------------------------------------------------------------
 
@@ -255,6 +258,7 @@ class Graph:
             return InvalidTask(exc.line())
 
         if inspect.isgeneratorfunction(creator):
+
             @functools.wraps(creator)
             def generate():
                 try:
@@ -291,8 +295,12 @@ class Graph:
                 from swebench_tasks.providers import get_provider
                 from swebench_tasks.secrets import key_fix
 
-                self._provider = get_provider(self.settings.chosen_provider(), key=self.run_key(),
-                                              on_wait=self.waiter("provider"), key_fix=key_fix)
+                self._provider = get_provider(
+                    self.settings.chosen_provider(),
+                    key=self.run_key(),
+                    on_wait=self.waiter("provider"),
+                    key_fix=key_fix,
+                )
             return self._provider
 
     def waiter(self, stage: str):
@@ -321,8 +329,12 @@ class Graph:
 
         def task_dataset():
             """Fetch the dataset once and cache it as JSONL under .swebench/."""
-            task = {"actions": [g.guard(g.fetch_dataset)], "targets": [g.dataset_file],
-                    "uptodate": [True], "verbosity": 2}
+            task = {
+                "actions": [g.guard(g.fetch_dataset)],
+                "targets": [g.dataset_file],
+                "uptodate": [True],
+                "verbosity": 2,
+            }
             if datasets.is_local(s.dataset):
                 task["file_dep"] = [datasets.resolve(s.dataset, s.workdir)]
                 task.pop("uptodate")
@@ -340,8 +352,13 @@ class Graph:
                     age = catalog_age(path)
                     return age is not None and age < CATALOG_TTL_SECONDS
 
-                yield {"name": s.provider, "actions": [g.guard(g.fetch_catalog)], "targets": [path],
-                       "uptodate": [fresh], "verbosity": 2}
+                yield {
+                    "name": s.provider,
+                    "actions": [g.guard(g.fetch_catalog)],
+                    "targets": [path],
+                    "uptodate": [fresh],
+                    "verbosity": 2,
+                }
 
         def task_preflight():
             """System checks, key validation, one image pull, one-instance smoke."""
@@ -389,36 +406,55 @@ class Graph:
                     iid = row["instance_id"]
                     path = g.record_file(iid)
                     deps = [f"catalog:{s.provider}"] + ([f"context:{iid}"] if s.context == "retrieval" else [])
-                    yield {"name": iid, "actions": [g.guard(functools.partial(g.generate, row, path))],
-                           "targets": [path], "uptodate": [lambda iid=iid: g.generation_current(iid)],
-                           "task_dep": deps, "verbosity": 2}
+                    yield {
+                        "name": iid,
+                        "actions": [g.guard(functools.partial(g.generate, row, path))],
+                        "targets": [path],
+                        "uptodate": [lambda iid=iid: g.generation_current(iid)],
+                        "task_dep": deps,
+                        "verbosity": 2,
+                    }
 
         def predictions():
             """The harness's predictions JSONL for the selection, written atomically."""
             from doit.tools import config_changed
 
-            yield {"actions": [g.guard(g.write_predictions)], "file_dep": g.prediction_sources(),
-                   "targets": [g.predictions_file], "task_dep": ["generate"], "verbosity": 2,
-                   "uptodate": [config_changed({"ids": g.selected_ids(), "model": s.model_name})]}
+            yield {
+                "actions": [g.guard(g.write_predictions)],
+                "file_dep": g.prediction_sources(),
+                "targets": [g.predictions_file],
+                "task_dep": ["generate"],
+                "verbosity": 2,
+                "uptodate": [config_changed({"ids": g.selected_ids(), "model": s.model_name})],
+            }
 
         def evaluate():
             """The official harness on the predictions (instances already judged are skipped)."""
             from doit.tools import config_changed
 
             deps = ["predictions"] + (["preflight"] if s.preflight else []) + (["image"] if g.uses_docker else [])
-            yield {"actions": [g.guard(g.evaluate)], "file_dep": [g.predictions_file, g.dataset_file],
-                   "targets": [g.harness_report], "task_dep": deps, "verbosity": 2,
-                   "uptodate": [config_changed({"ids": g.selected_ids(), "backend": s.backend}),
-                                not s.rerun_failed]}
+            yield {
+                "actions": [g.guard(g.evaluate)],
+                "file_dep": [g.predictions_file, g.dataset_file],
+                "targets": [g.harness_report],
+                "task_dep": deps,
+                "verbosity": 2,
+                "uptodate": [config_changed({"ids": g.selected_ids(), "backend": s.backend}), not s.rerun_failed],
+            }
 
         def report():
             """The run summary and per-instance artifacts under results/<run_id>/."""
             from doit.tools import config_changed
 
             deps = [g.predictions_file] + ([] if s.generate_only else [g.harness_report])
-            yield {"actions": [g.guard(g.write_report)], "file_dep": deps, "targets": [g.summary_file],
-                   "task_dep": ["predictions" if s.generate_only else "evaluate"],
-                   "uptodate": [config_changed({"ids": g.selected_ids()})], "verbosity": 2}
+            yield {
+                "actions": [g.guard(g.write_report)],
+                "file_dep": deps,
+                "targets": [g.summary_file],
+                "task_dep": ["predictions" if s.generate_only else "evaluate"],
+                "uptodate": [config_changed({"ids": g.selected_ids()})],
+                "verbosity": 2,
+            }
 
         def task_pipeline():
             """A pipeline stage: image > repo > context > generate > predictions > evaluate > report."""
@@ -434,9 +470,12 @@ class Graph:
                     tasks = [{**t, "basename": stage.__name__, "doc": stage.__doc__} for t in tasks]
                 yield from tasks
 
-        ns = {"task_dataset": g.guard_creator(task_dataset), "task_preflight": g.guard_creator(task_preflight),
-              "task_catalog": g.guard_creator(task_catalog),
-              "task_pipeline": create_after(executed="dataset", creates=list(STAGES))(g.guard_creator(task_pipeline))}
+        ns = {
+            "task_dataset": g.guard_creator(task_dataset),
+            "task_preflight": g.guard_creator(task_preflight),
+            "task_catalog": g.guard_creator(task_catalog),
+            "task_pipeline": create_after(executed="dataset", creates=list(STAGES))(g.guard_creator(task_pipeline)),
+        }
         ns["DOIT_CONFIG"] = self.doit_config()
         return ns
 
@@ -475,8 +514,7 @@ class Graph:
 
         if self.key is None and not info(self.settings.provider).public_catalog:
             return
-        fetch_catalog(self.settings.chosen_provider(), self.key, self.catalog_file,
-                      on_wait=self.waiter("catalog"))
+        fetch_catalog(self.settings.chosen_provider(), self.key, self.catalog_file, on_wait=self.waiter("catalog"))
 
     def model_info(self):
         """The catalog's entry for the selected model (context size, prices), if known."""
@@ -510,12 +548,19 @@ class Graph:
         s = self.settings
         context = retrieval.load(self.context_file(row["instance_id"])) if s.context == "retrieval" else None
         record = generate_one(
-            row, provider=self.provider(), model=s.chosen_model(), key=self.generation_key,
-            messages=build_messages(row, context, "statement" if s.context == "retrieval" and context is None
-                                    else s.context),
-            context_mode=s.context, prompt_version=self.prompt_version,
+            row,
+            provider=self.provider(),
+            model=s.chosen_model(),
+            key=self.generation_key,
+            messages=build_messages(
+                row, context, "statement" if s.context == "retrieval" and context is None else s.context
+            ),
+            context_mode=s.context,
+            prompt_version=self.prompt_version,
             on_wait=self.waiter("generate"),
-            check_apply=retrieval.apply_checker(self, row), model_info=self.model_info())
+            check_apply=retrieval.apply_checker(self, row),
+            model_info=self.model_info(),
+        )
         record.write(path)
 
     def prediction_sources(self) -> list[Path]:
@@ -538,14 +583,18 @@ class Graph:
         for iid in self.selected_ids():
             rec = GenerationRecord.read(self.record_file(iid))
             if rec is not None:
-                out[iid] = Prediction(iid, rec.prediction, rec.input_tokens, rec.output_tokens,
-                                      rec.cost_usd, rec.applied, rec.error)
+                out[iid] = Prediction(
+                    iid, rec.prediction, rec.input_tokens, rec.output_tokens, rec.cost_usd, rec.applied, rec.error
+                )
         return out
 
     def write_predictions(self) -> None:
         name = self.settings.model_name
-        rows = [{"instance_id": p.instance_id, "model_name_or_path": name, "model_patch": p.patch}
-                for p in self.predictions().values() if not p.error]
+        rows = [
+            {"instance_id": p.instance_id, "model_name_or_path": name, "model_patch": p.patch}
+            for p in self.predictions().values()
+            if not p.error
+        ]
         datasets.write_jsonl(self.predictions_file, rows)
 
     def evaluate(self) -> None:
@@ -553,27 +602,58 @@ class Graph:
 
         backends.evaluate(self)
 
-    def run_harness(self, *, dataset: Path, predictions: Path, instance_ids: list[str], run_id: str,
-                    model_name: str, stage: str, label: str,
-                    empty_ids: AbstractSet[str] = frozenset(), modal: bool = False) -> harness.EvalResults:
+    def run_harness(
+        self,
+        *,
+        dataset: Path,
+        predictions: Path,
+        instance_ids: list[str],
+        run_id: str,
+        model_name: str,
+        stage: str,
+        label: str,
+        empty_ids: AbstractSet[str] = frozenset(),
+        modal: bool = False,
+    ) -> harness.EvalResults:
         """Run the local harness and read its results; shared by evaluate and the smoke test."""
         s = self.settings
         wanted = set(instance_ids)
         datasets.check_evaluable([r for r in self.rows() if r["instance_id"] in wanted])
         flags = harness.accepted_flags(s.harness_python)
         cmd = harness.build_command(
-            python=s.harness_python, flags=flags, dataset=str(dataset), split=s.split,
-            predictions=predictions, instance_ids=instance_ids, max_workers=s.max_workers,
-            timeout=s.timeout, run_id=run_id, report_dir=self.paths.reports,
-            namespace=s.docker_namespace if "--namespace" in flags else None, modal=modal)
+            python=s.harness_python,
+            flags=flags,
+            dataset=str(dataset),
+            split=s.split,
+            predictions=predictions,
+            instance_ids=instance_ids,
+            max_workers=s.max_workers,
+            timeout=s.timeout,
+            run_id=run_id,
+            report_dir=self.paths.reports,
+            namespace=s.docker_namespace if "--namespace" in flags else None,
+            modal=modal,
+        )
         watched = [i for i in instance_ids if i not in empty_ids]
         self.progress.stage(stage, len(watched), label)
-        harness.run(cmd, cwd=s.workdir, log_path=self.paths.runs / run_id / "harness.log",
-                    logs_root=self.paths.harness_logs, run_id=run_id, model_name=model_name,
-                    instance_ids=watched, on_progress=lambda done, total: self.progress.set(stage, done))
-        return harness.read_results(report_dir=self.paths.reports, logs_root=self.paths.harness_logs,
-                                    model_name=model_name, run_id=run_id, instance_ids=instance_ids,
-                                    empty_ids=set(empty_ids))
+        harness.run(
+            cmd,
+            cwd=s.workdir,
+            log_path=self.paths.runs / run_id / "harness.log",
+            logs_root=self.paths.harness_logs,
+            run_id=run_id,
+            model_name=model_name,
+            instance_ids=watched,
+            on_progress=lambda done, total: self.progress.set(stage, done),
+        )
+        return harness.read_results(
+            report_dir=self.paths.reports,
+            logs_root=self.paths.harness_logs,
+            model_name=model_name,
+            run_id=run_id,
+            instance_ids=instance_ids,
+            empty_ids=set(empty_ids),
+        )
 
     def drop_stale_verdicts(self, predictions: dict[str, Prediction]) -> None:
         """The harness skips an instance with a report.json: forget those judged on another patch."""
@@ -586,9 +666,13 @@ class Graph:
     def eval_results(self) -> harness.EvalResults:
         preds = self.predictions()
         return harness.read_results(
-            report_dir=self.paths.reports, logs_root=self.paths.harness_logs,
-            model_name=self.settings.model_name, run_id=self.run_id, instance_ids=self.selected_ids(),
-            empty_ids={i for i, p in preds.items() if not p.patch.strip()})
+            report_dir=self.paths.reports,
+            logs_root=self.paths.harness_logs,
+            model_name=self.settings.model_name,
+            run_id=self.run_id,
+            instance_ids=self.selected_ids(),
+            empty_ids={i for i, p in preds.items() if not p.patch.strip()},
+        )
 
     def write_report(self) -> None:
         from swebench_tasks import report
@@ -597,16 +681,28 @@ class Graph:
         preds = self.predictions()
         results = None if s.generate_only else self.eval_results()
         summary = report.build_summary(
-            run_id=self.run_id, provider=s.provider if s.needs_provider else None, model=s.model_name,
-            dataset=s.dataset, selected=self.selected_ids(), predictions=preds, results=results,
-            results_dir=self.results_dir, predictions_path=self.predictions_file)
+            run_id=self.run_id,
+            provider=s.provider if s.needs_provider else None,
+            model=s.model_name,
+            dataset=s.dataset,
+            selected=self.selected_ids(),
+            predictions=preds,
+            results=results,
+            results_dir=self.results_dir,
+            predictions_path=self.predictions_file,
+        )
         if self.agent_mode:  # SPEC.md, Agent mode: the summary's keys are otherwise unchanged
             from swebench_tasks.agent_tasks import copy_trajectories, summarize
 
             summary.update(summarize(self))
             copy_trajectories(self, self.results_dir)
-        report.write_artifacts(results_dir=self.results_dir, summary=summary, predictions=preds,
-                               logs_root=self.paths.harness_logs, model_name=s.model_name)
+        report.write_artifacts(
+            results_dir=self.results_dir,
+            summary=summary,
+            predictions=preds,
+            logs_root=self.paths.harness_logs,
+            model_name=s.model_name,
+        )
 
 
 # -- running the graph -------------------------------------------------------------------

@@ -45,8 +45,7 @@ def dotenv_no_color() -> bool:
 def printable(text: str) -> str:
     """`text` with control characters shown as escapes: ids and names from a dataset or a
     catalog must never move the cursor or recolour the terminal (an ESC sequence in an id)."""
-    return text if text.isprintable() else "".join(
-        c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
+    return text if text.isprintable() else "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)
 
 
 def waiting(seconds: float, reason: str) -> str:
@@ -89,8 +88,15 @@ class Ui:
         from rich.console import Console
 
         if self.no_input:
-            return Console(file=stream, color_system=None, force_terminal=False,
-                           highlight=False, emoji=False, soft_wrap=True, width=200)
+            return Console(
+                file=stream,
+                color_system=None,
+                force_terminal=False,
+                highlight=False,
+                emoji=False,
+                soft_wrap=True,
+                width=200,
+            )
         return Console(file=stream, highlight=False, no_color=dotenv_no_color() or None)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
@@ -143,9 +149,17 @@ class RunProgress:
                 TimeRemainingColumn,
             )
 
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                                      TimeRemainingColumn(), console=ui.console, transient=False)
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=ui.console,
+                transient=False,
+            )
 
     def __enter__(self) -> RunProgress:
         if self._progress:

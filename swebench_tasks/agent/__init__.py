@@ -17,9 +17,14 @@ from pathlib import Path
 from types import ModuleType
 
 NAME = "mini-swe-agent"
-MODULES = ("minisweagent", "minisweagent.agents.default", "minisweagent.environments.docker",
-           "minisweagent.exceptions", "minisweagent.models.utils.actions_toolcall",
-           "minisweagent.models.utils.actions_text")
+MODULES = (
+    "minisweagent",
+    "minisweagent.agents.default",
+    "minisweagent.environments.docker",
+    "minisweagent.exceptions",
+    "minisweagent.models.utils.actions_toolcall",
+    "minisweagent.models.utils.actions_text",
+)
 _lock = threading.Lock()
 
 

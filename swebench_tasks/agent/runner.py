@@ -61,26 +61,59 @@ def docker_executable() -> str:
     return os.environ.get("MSWEA_DOCKER_EXECUTABLE") or "docker"
 
 
-def run_instance(provider: Provider, model: str, instance: dict, image: str, *, workdir: Path, trajectory: Path,
-                 limits: Limits = Limits(), protocol: str | None = None, catalog_info: ModelInfo | None = None,
-                 on_step: OnStep | None = None, on_wait: OnWait | None = None) -> AgentRecord:
+def run_instance(
+    provider: Provider,
+    model: str,
+    instance: dict,
+    image: str,
+    *,
+    workdir: Path,
+    trajectory: Path,
+    limits: Limits = Limits(),
+    protocol: str | None = None,
+    catalog_info: ModelInfo | None = None,
+    on_step: OnStep | None = None,
+    on_wait: OnWait | None = None,
+) -> AgentRecord:
     """Run the agent on `instance` (a dataset row) in `image` (the row's image, as the caller
     resolved it), saving its trajectory at `trajectory` as it goes. Tool calls unless `protocol`
     says otherwise; a model whose endpoint refuses tools falls back to the text protocol.
     Raises on anything but a finished agent."""
     try:
-        return _run(provider, model, instance, image, workdir, trajectory, limits, protocol or "tools",
-                    catalog_info, on_step, on_wait)
+        return _run(
+            provider,
+            model,
+            instance,
+            image,
+            workdir,
+            trajectory,
+            limits,
+            protocol or "tools",
+            catalog_info,
+            on_step,
+            on_wait,
+        )
     except ToolsUnsupported:
         if protocol is not None:
             raise
-        return _run(provider, model, instance, image, workdir, trajectory, limits, "text",
-                    catalog_info, on_step, on_wait)
+        return _run(
+            provider, model, instance, image, workdir, trajectory, limits, "text", catalog_info, on_step, on_wait
+        )
 
 
-def _run(provider: Provider, model_name: str, instance: dict, image: str, workdir: Path, trajectory: Path,
-         limits: Limits, protocol: str, catalog_info: ModelInfo | None, on_step: OnStep | None,
-         on_wait: OnWait | None) -> AgentRecord:
+def _run(
+    provider: Provider,
+    model_name: str,
+    instance: dict,
+    image: str,
+    workdir: Path,
+    trajectory: Path,
+    limits: Limits,
+    protocol: str,
+    catalog_info: ModelInfo | None,
+    on_step: OnStep | None,
+    on_wait: OnWait | None,
+) -> AgentRecord:
     state_dir = workdir / ".swebench"
     mswea = load(state_dir)
     config = load_config(protocol)
@@ -96,17 +129,26 @@ def _run(provider: Provider, model_name: str, instance: dict, image: str, workdi
     # docker takes the last --name: ours replaces the one DockerEnvironment makes up.
     environment["run_args"] = ["--rm", "--label", f"{LABEL}={label}", "--name", name]
     environment["executable"] = docker_executable()
-    model = ProviderModel(provider, model_config(provider, model_name, protocol, config), state_dir,
-                          catalog_info=catalog_info, on_wait=on_wait, on_step=on_step)
+    model = ProviderModel(
+        provider,
+        model_config(provider, model_name, protocol, config),
+        state_dir,
+        catalog_info=catalog_info,
+        on_wait=on_wait,
+        on_step=on_step,
+    )
     env = None
     try:
         try:
             env = mswea["minisweagent.environments.docker"].DockerEnvironment(
-                image=image, logger=logging.getLogger("swebench_tasks.agent"), **environment)
+                image=image, logger=logging.getLogger("swebench_tasks.agent"), **environment
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             detail = (getattr(exc, "stderr", None) or "").strip()
-            raise EngineError(f"could not start the agent container for {image}: {detail or exc}",
-                              fix="check `swebench preflight` (Docker and the instance image)") from None
+            raise EngineError(
+                f"could not start the agent container for {image}: {detail or exc}",
+                fix="check `swebench preflight` (Docker and the instance image)",
+            ) from None
         agent = mswea["minisweagent.agents.default"].DefaultAgent(model, env, **agent_config)
         result = agent.run(task=str(instance.get("problem_statement") or ""))
     finally:
@@ -114,11 +156,18 @@ def _run(provider: Provider, model_name: str, instance: dict, image: str, workdi
         if env is not None:
             env.container_id = None  # removed above: nothing left for its __del__
     return AgentRecord(
-        instance_id=str(instance["instance_id"]), patch=str(result.get("submission") or ""),
+        instance_id=str(instance["instance_id"]),
+        patch=str(result.get("submission") or ""),
         exit_status=exit_status(result.get("exit_status", ""), agent.n_calls, agent.config.step_limit),
-        steps=agent.n_calls, cost=round(agent.cost, 6), protocol=protocol, trajectory=str(trajectory),
-        input_tokens=model.input_tokens, output_tokens=model.output_tokens, agent_version=version(),
-        config_hash=config_digest(protocol), step_limit=agent.config.step_limit,
+        steps=agent.n_calls,
+        cost=round(agent.cost, 6),
+        protocol=protocol,
+        trajectory=str(trajectory),
+        input_tokens=model.input_tokens,
+        output_tokens=model.output_tokens,
+        agent_version=version(),
+        config_hash=config_digest(protocol),
+        step_limit=agent.config.step_limit,
         cost_limit=agent.config.cost_limit,
     )
 
@@ -153,11 +202,13 @@ def _remove(names: list[str]) -> None:
 
 def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run([docker_executable(), *args], capture_output=True, text=True, timeout=120,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [docker_executable(), *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EngineError(f"docker {args[0]} failed: {exc}", fix="check that Docker is running") from None
     if check and result.returncode != 0:
-        raise EngineError(f"docker {args[0]} failed: {result.stderr.strip()[:300]}",
-                          fix="check that Docker is running") from None
+        raise EngineError(
+            f"docker {args[0]} failed: {result.stderr.strip()[:300]}", fix="check that Docker is running"
+        ) from None
     return result

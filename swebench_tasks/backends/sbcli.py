@@ -51,20 +51,27 @@ _SBCLI_FAILURE = re.compile(r"status code (\d+): (.*)", re.S)
 
 # -- what the service can evaluate -----------------------------------------------------------
 
+
 def target(settings) -> tuple[str, str]:
     """(subset, split) on the service for the selection, or UsageError naming the backend that can."""
     s = settings
     if datasets.is_local(s.dataset):
-        raise UsageError(f"--backend sb-cli cannot evaluate a local dataset file ({s.dataset}); "
-                         "the hosted service has only lite, verified and multimodal",
-                         fix="use --backend local for a local dataset file")
+        raise UsageError(
+            f"--backend sb-cli cannot evaluate a local dataset file ({s.dataset}); "
+            "the hosted service has only lite, verified and multimodal",
+            fix="use --backend local for a local dataset file",
+        )
     subset = SUBSETS.get(datasets.resolve(s.dataset, s.workdir).lower())
     if subset is None:
-        raise UsageError(f"--backend sb-cli cannot evaluate {s.dataset}; the hosted service has only "
-                         "lite, verified and multimodal", fix=f"use --backend local for {s.dataset}")
+        raise UsageError(
+            f"--backend sb-cli cannot evaluate {s.dataset}; the hosted service has only lite, verified and multimodal",
+            fix=f"use --backend local for {s.dataset}",
+        )
     if s.split not in SPLITS:
-        raise UsageError(f"--backend sb-cli cannot evaluate split {s.split!r}; the hosted service has "
-                         "dev and test", fix="use --split test or --split dev, or --backend local")
+        raise UsageError(
+            f"--backend sb-cli cannot evaluate split {s.split!r}; the hosted service has dev and test",
+            fix="use --split test or --split dev, or --backend local",
+        )
     return subset, s.split
 
 
@@ -84,6 +91,7 @@ def service_key(settings, *, ask_secret: Callable[[str], str] | None = None) -> 
 
 
 # -- the service, spoken through sb-cli ------------------------------------------------------
+
 
 class Refused(Exception):
     """A failed call: the service's status (0 when it never answered), message and Retry-After."""
@@ -172,8 +180,9 @@ class Service:
         import requests
 
         try:
-            response = requests.request(method, f"{self.url}/{endpoint}", json=payload,
-                                        headers={"x-api-key": self.key}, timeout=REQUEST_TIMEOUT)
+            response = requests.request(
+                method, f"{self.url}/{endpoint}", json=payload, headers={"x-api-key": self.key}, timeout=REQUEST_TIMEOUT
+            )
         except requests.RequestException as exc:
             raise Refused(0, f"{type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
@@ -196,22 +205,28 @@ class Service:
                 if exc.status in (401, 403):
                     from swebench_tasks.secrets import key_fix
 
-                    raise AuthError(f"the SWE-bench API refused the key ({exc.status}: {self.clean(exc.message)})",
-                                    fix=key_fix(OWNER)) from None
+                    raise AuthError(
+                        f"the SWE-bench API refused the key ({exc.status}: {self.clean(exc.message)})",
+                        fix=key_fix(OWNER),
+                    ) from None
                 if exc.status == 429 and "quota" in exc.message.lower():
-                    raise ProviderError(f"SWE-bench API quota exceeded: {self.clean(exc.message)}",
-                                        fix="check `sb-cli get-quotas`; quotas refresh over time") from None
+                    raise ProviderError(
+                        f"SWE-bench API quota exceeded: {self.clean(exc.message)}",
+                        fix="check `sb-cli get-quotas`; quotas refresh over time",
+                    ) from None
                 if 0 < exc.status < 500 and exc.status != 429:
                     raise
                 if attempt == ATTEMPTS - 1:
                     raise self._failure(what, exc) from None
-                delay = exc.retry_after if exc.status == 429 and exc.retry_after is not None else 2.0 ** attempt
+                delay = exc.retry_after if exc.status == 429 and exc.retry_after is not None else 2.0**attempt
                 self.wait(min(delay, MAX_WAIT), f"{what}: {self.clean(str(exc))}")
         raise AssertionError("unreachable")
 
     def _failure(self, what: str, exc: Refused) -> ProviderError:
-        return ProviderError(f"the SWE-bench API at {self.url} failed {what}: {self.clean(str(exc))}",
-                             fix="check the network and SWEBENCH_API_URL, then run `swebench run` again")
+        return ProviderError(
+            f"the SWE-bench API at {self.url} failed {what}: {self.clean(str(exc))}",
+            fix="check the network and SWEBENCH_API_URL, then run `swebench run` again",
+        )
 
     def clean(self, text: str) -> str:
         """One short line, with the key blanked should the service ever echo it."""
@@ -227,6 +242,7 @@ def _seconds(value: str | None) -> float | None:
 
 def validate_key(key: str, on_wait: Callable[[float, str], None] | None = None) -> None:
     """`swebench secrets set sb-cli`: the key is good if the service shows its quotas."""
+
     def wait(seconds: float, why: str) -> None:
         if on_wait is not None:
             on_wait(seconds, why)
@@ -236,6 +252,7 @@ def validate_key(key: str, on_wait: Callable[[float, str], None] | None = None) 
 
 
 # -- preflight ------------------------------------------------------------------------------
+
 
 def check(settings, key: str | None) -> list:
     """Instead of Docker: the selection is on the service, the key is accepted, a run is left."""
@@ -257,14 +274,22 @@ def check(settings, key: str | None) -> list:
     except SwebenchError as exc:
         return checks + [failed("sb-cli service", exc)]
     left = quotas.get(subset, {}).get(split, 0)
-    quota = Check("sb-cli quota", True, f"{subset}/{split}: {left} runs left") if left > 0 else failed(
-        "sb-cli quota", ProviderError(
-            f"{subset}/{split}: no runs left",
-            fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local"))
+    quota = (
+        Check("sb-cli quota", True, f"{subset}/{split}: {left} runs left")
+        if left > 0
+        else failed(
+            "sb-cli quota",
+            ProviderError(
+                f"{subset}/{split}: no runs left",
+                fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local",
+            ),
+        )
+    )
     return checks + [Check("sb-cli key", True, f"accepted by {service.url}"), quota]
 
 
 # -- the submission record ------------------------------------------------------------------
+
 
 @dataclass
 class Sent:
@@ -286,17 +311,29 @@ class Record:
     def load(cls, path: Path) -> Record:
         try:
             data = json.loads(path.read_text())
-            return cls(path, {k: ServiceRun(**v) for k, v in data["runs"].items()},
-                       {k: Sent(**v) for k, v in data["sent"].items()})
+            return cls(
+                path,
+                {k: ServiceRun(**v) for k, v in data["runs"].items()},
+                {k: Sent(**v) for k, v in data["sent"].items()},
+            )
         except FileNotFoundError:
             return cls(path)
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise UsageError(f"{path} is corrupted", fix=f"remove {path} (every prediction is then sent "
-                             "again, to a new service run)") from None
+            raise UsageError(
+                f"{path} is corrupted", fix=f"remove {path} (every prediction is then sent again, to a new service run)"
+            ) from None
 
     def save(self) -> None:
-        write_atomic(self.path, json.dumps({"runs": {k: asdict(v) for k, v in self.runs.items()},
-                                            "sent": {k: asdict(v) for k, v in self.sent.items()}}, indent=1))
+        write_atomic(
+            self.path,
+            json.dumps(
+                {
+                    "runs": {k: asdict(v) for k, v in self.runs.items()},
+                    "sent": {k: asdict(v) for k, v in self.sent.items()},
+                },
+                indent=1,
+            ),
+        )
 
     def run_of(self, instance_id: str, patch: str, subset: str, split: str) -> ServiceRun | None:
         """The service run that has this very patch, if any."""
@@ -309,15 +346,13 @@ class Record:
     def open_run(self, patches: dict[str, str], subset: str, split: str) -> ServiceRun | None:
         """An interrupted submission these instances can still join (none of them is in it)."""
         for run in self.runs.values():
-            if (not run.complete and (run.subset, run.split) == (subset, split)
-                    and not set(patches) & set(run.ids)):
+            if not run.complete and (run.subset, run.split) == (subset, split) and not set(patches) & set(run.ids):
                 return run
         return None
 
     def new_run(self, run_id: str, patches: dict[str, str], subset: str, split: str) -> ServiceRun:
         """Keyed by the content sent and the runs before it: a resubmission never reuses a run."""
-        content = json.dumps([subset, split, sorted((i, digest(p)) for i, p in patches.items()),
-                              sorted(self.runs)])
+        content = json.dumps([subset, split, sorted((i, digest(p)) for i, p in patches.items()), sorted(self.runs)])
         return ServiceRun(f"{run_id}-{hashlib.sha256(content.encode()).hexdigest()[:8]}", subset, split)
 
 
@@ -326,6 +361,7 @@ def digest(patch: str) -> str:
 
 
 # -- the evaluate action --------------------------------------------------------------------
+
 
 def evaluate(graph) -> None:
     """Send what the service lacks, wait for it, and write its verdicts in the harness's shape."""
@@ -344,8 +380,7 @@ def evaluate(graph) -> None:
     reasons: dict[str, str] = {}
     members: dict[str, list[str]] = {}
     if patches:
-        service = Service(graph.service_key or service_key(s),
-                          wait=_waiter(graph, "evaluate"))
+        service = Service(graph.service_key or service_key(s), wait=_waiter(graph, "evaluate"))
         pending = {i: p for i, p in patches.items() if record.run_of(i, p, subset, split) is None}
         if pending:
             reasons.update(_send(graph, service, record, pending, subset, split))
@@ -374,8 +409,7 @@ def _waiter(graph, stage: str) -> Callable[[float, str], None]:
     return wait
 
 
-def _send(graph, service: Service, record: Record, pending: dict[str, str], subset: str,
-          split: str) -> dict[str, str]:
+def _send(graph, service: Service, record: Record, pending: dict[str, str], subset: str, split: str) -> dict[str, str]:
     """Submit the pending predictions (quota checked first); returns the ones refused, with why."""
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
@@ -385,13 +419,16 @@ def _send(graph, service: Service, record: Record, pending: dict[str, str], subs
     graph.progress.note(f"SWE-bench API quota: {left} run{'s' if left != 1 else ''} left for {subset}/{split}")
     if run is None:
         if left < 1:
-            raise ProviderError(f"the SWE-bench API quota for {subset}/{split} is used up (0 runs left); "
-                                "nothing was sent", fix="wait for the quota to refresh (`sb-cli get-quotas`), "
-                                "or use --backend local")
+            raise ProviderError(
+                f"the SWE-bench API quota for {subset}/{split} is used up (0 runs left); nothing was sent",
+                fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local",
+            )
         run = record.new_run(graph.run_id, pending, subset, split)
         record.runs[run.id] = run
-    graph.progress.note(f"Submitting {len(pending)} prediction{'s' if len(pending) != 1 else ''} "
-                        f"to service run {run.id} ({subset} {split})")
+    graph.progress.note(
+        f"Submitting {len(pending)} prediction{'s' if len(pending) != 1 else ''} "
+        f"to service run {run.id} ({subset} {split})"
+    )
     graph.progress.stage("submit", len(pending), "Submitting to the SWE-bench service")
     model = graph.settings.model_name
     lock = threading.Lock()
@@ -457,7 +494,8 @@ def _await(graph, service: Service, runs: dict[str, ServiceRun], members: dict[s
             raise ProviderError(
                 f"the SWE-bench service is still evaluating ({done}/{total} done after {timeout}s; "
                 f"service run{'s' if len(runs) > 1 else ''} {', '.join(r for r in runs if r not in finished)})",
-                fix="run `swebench run` again to resume waiting (nothing is sent again), or raise --timeout")
+                fix="run `swebench run` again to resume waiting (nothing is sent again), or raise --timeout",
+            )
         time.sleep(min(delay, left))
         delay = min(delay * 2, POLL_MAX)
 
@@ -479,8 +517,14 @@ def _verdicts(report: dict, instance_ids: list[str], run_id: str) -> tuple[dict[
     return verdicts, reasons
 
 
-def _write(graph, ids: list[str], patches: dict[str, str], verdicts: dict[str, bool],
-           reasons: dict[str, str], members: dict[str, list[str]]) -> None:
+def _write(
+    graph,
+    ids: list[str],
+    patches: dict[str, str],
+    verdicts: dict[str, bool],
+    reasons: dict[str, str],
+    members: dict[str, list[str]],
+) -> None:
     """The harness's summary report (5.x keys) and per-instance report.json, from the verdicts."""
     runs = {i: r for r, iids in members.items() for i in iids}
     resolved = [i for i in ids if verdicts.get(i) is True]
@@ -493,9 +537,20 @@ def _write(graph, ids: list[str], patches: dict[str, str], verdicts: dict[str, b
         if iid in verdicts:
             logs.mkdir(parents=True, exist_ok=True)
             (logs / "patch.diff").write_text(patches[iid])
-            (logs / "report.json").write_text(json.dumps({iid: {
-                "patch_is_None": False, "patch_exists": True, "resolved": verdicts[iid],
-                "evaluated_by": "sb-cli", "service_run_id": runs.get(iid)}}, indent=4))
+            (logs / "report.json").write_text(
+                json.dumps(
+                    {
+                        iid: {
+                            "patch_is_None": False,
+                            "patch_exists": True,
+                            "resolved": verdicts[iid],
+                            "evaluated_by": "sb-cli",
+                            "service_run_id": runs.get(iid),
+                        }
+                    },
+                    indent=4,
+                )
+            )
         elif iid in reasons:
             logs.mkdir(parents=True, exist_ok=True)
             (logs / "run_instance.log").write_text(f"sb-cli: {reasons[iid]}\n")

@@ -37,10 +37,16 @@ NO_INPUT_FLAGS = ("--no-input", "--non-interactive", "--noninteractive")
 
 def global_options(func):
     """`--no-input` (and aliases) and `--json`, accepted on every command."""
-    func = click.option(*NO_INPUT_FLAGS, "no_input", is_flag=True, default=None,
-                        help="Never prompt; stable plain output (also SWEBENCH_NO_INPUT=1).")(func)
-    func = click.option("--json", "json_mode", is_flag=True, default=None,
-                        help="Print exactly one JSON document on stdout.")(func)
+    func = click.option(
+        *NO_INPUT_FLAGS,
+        "no_input",
+        is_flag=True,
+        default=None,
+        help="Never prompt; stable plain output (also SWEBENCH_NO_INPUT=1).",
+    )(func)
+    func = click.option(
+        "--json", "json_mode", is_flag=True, default=None, help="Print exactly one JSON document on stdout."
+    )(func)
     return func
 
 
@@ -49,10 +55,12 @@ def ui_from(ctx: click.Context, no_input: bool | None = None, json_mode: bool | 
     from swebench_tasks.ui import Ui
 
     root = ctx.find_root().params
-    return answered(Ui.detect(
-        no_input=bool(no_input or root.get("no_input")),
-        json_mode=bool(json_mode or root.get("json_mode")),
-    ))
+    return answered(
+        Ui.detect(
+            no_input=bool(no_input or root.get("no_input")),
+            json_mode=bool(json_mode or root.get("json_mode")),
+        )
+    )
 
 
 def answered(ui):
@@ -102,8 +110,7 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @global_options
 @click.version_option(package_name="swebench-tasks", prog_name="swebench")
 @click.pass_context
@@ -136,9 +143,14 @@ def main(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         # click turns a KeyboardInterrupt inside a command into Abort, keeping it as the cause.
         terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
-        _fail(args, SwebenchError("interrupted" + (" (terminated by SIGTERM)" if terminated else ""),
-                                  fix="run the same command again: finished tasks are kept"),
-              143 if terminated else 130)
+        _fail(
+            args,
+            SwebenchError(
+                "interrupted" + (" (terminated by SIGTERM)" if terminated else ""),
+                fix="run the same command again: finished tasks are kept",
+            ),
+            143 if terminated else 130,
+        )
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

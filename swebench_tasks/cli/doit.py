@@ -22,8 +22,9 @@ def changes_state(args: list[str]) -> bool:
     return not words or words[0] not in READ_ONLY
 
 
-@click.command("doit", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
-                                         "help_option_names": []})
+@click.command(
+    "doit", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False, "help_option_names": []}
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def command(args: tuple[str, ...]) -> None:
     """Run doit (list, info, forget, run, preflight, ...) on this directory's task graph."""
@@ -46,7 +47,8 @@ def command(args: tuple[str, ...]) -> None:
             raise SwebenchError(f"doit failed: {lines[-1]}", fix="see `swebench doit help`")
         reason = next((ln for ln in lines if ln.startswith("ERROR:")), lines[-1])
         reason = reason.removeprefix("ERROR:").split(" (parsing options")[0].strip()
-        raise UsageError(f"doit: {reason}",
-                         fix="see `swebench doit help` for commands and `swebench doit list` for tasks")
+        raise UsageError(
+            f"doit: {reason}", fix="see `swebench doit help` for commands and `swebench doit list` for tasks"
+        )
     sys.stderr.write(said)
     sys.exit(rc)  # doit's own codes: 1 a task failed (or, for `info`, is not up to date)

@@ -29,8 +29,9 @@ def command(ctx, provider: str, search: str | None, profile: str | None, no_inpu
     if secrets.key_env(provider):
         profile = profile or profiles.active_profile(provider)
         optional = info(provider).public_catalog
-        key = secrets.resolve_key(provider, profile=profile, workdir=Path.cwd(),
-                                  ask_secret=None if optional else ui.ask_secret)
+        key = secrets.resolve_key(
+            provider, profile=profile, workdir=Path.cwd(), ask_secret=None if optional else ui.ask_secret
+        )
         if key is None and not optional:
             raise UsageError(f"no {provider} key found", fix=secrets.key_fix(provider, profile))
     client = get_provider(provider, key=key, on_wait=ui.wait_line, key_fix=secrets.key_fix)
@@ -39,8 +40,15 @@ def command(ctx, provider: str, search: str | None, profile: str | None, no_inpu
         models = [m for m in models if search.lower() in m.id.lower()]
     curated = bool(getattr(client, "curated", False))
     if ui.json:
-        ui.emit({"provider": provider, "base_url": client.base_url, "count": len(models), "curated": curated,
-                 "models": [asdict(m) for m in models]})
+        ui.emit(
+            {
+                "provider": provider,
+                "base_url": client.base_url,
+                "count": len(models),
+                "curated": curated,
+                "models": [asdict(m) for m in models],
+            }
+        )
         return
     if curated:
         ui.line(f"{provider}: live listing unavailable; showing a curated list (each is checked when chosen)")

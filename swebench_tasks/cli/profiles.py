@@ -40,8 +40,11 @@ def list_(ctx, no_input, json_mode) -> None:
         return
     for row in rows:
         key = {True: "key stored", False: "no key", None: "no key needed"}[row["key_stored"]]
-        ui.print(f"{'*' if row['active'] else ' '} {row['provider']:<12} {row['profile']:<16} "
-                 f"model: {row['model'] or '-'}  ({key})", markup=False)
+        ui.print(
+            f"{'*' if row['active'] else ' '} {row['provider']:<12} {row['profile']:<16} "
+            f"model: {row['model'] or '-'}  ({key})",
+            markup=False,
+        )
 
 
 @command.command("create")
@@ -55,8 +58,15 @@ def create(ctx, provider: str, profile: str, active: bool, no_input, json_mode) 
     from swebench_tasks import profiles
 
     profiles.create(provider, profile, active=active)
-    _done(ctx, no_input, json_mode, f"{provider}: created profile {profile}{' (active)' if active else ''}",
-          provider=provider, profile=profile, active=active)
+    _done(
+        ctx,
+        no_input,
+        json_mode,
+        f"{provider}: created profile {profile}{' (active)' if active else ''}",
+        provider=provider,
+        profile=profile,
+        active=active,
+    )
 
 
 @command.command("set-active")
@@ -69,8 +79,15 @@ def set_active(ctx, provider: str, profile: str, no_input, json_mode) -> None:
     from swebench_tasks import profiles
 
     profiles.set_active(provider, profile)
-    _done(ctx, no_input, json_mode, f"{provider}: active profile is now {profile}",
-          provider=provider, profile=profile, active=True)
+    _done(
+        ctx,
+        no_input,
+        json_mode,
+        f"{provider}: active profile is now {profile}",
+        provider=provider,
+        profile=profile,
+        active=True,
+    )
 
 
 @command.command("set-key")
@@ -86,15 +103,25 @@ def set_key(ctx, provider: str, profile: str, from_stdin: bool, from_env: str | 
     from swebench_tasks.errors import UsageError
 
     if from_stdin == bool(from_env):
-        raise UsageError("give exactly one of --stdin or --from-env VAR",
-                         fix="e.g. `printf %s \"$KEY\" | swebench profiles set-key ... --stdin`")
+        raise UsageError(
+            "give exactly one of --stdin or --from-env VAR",
+            fix='e.g. `printf %s "$KEY" | swebench profiles set-key ... --stdin`',
+        )
     keyed_provider(provider)
     profiles.require(provider, profile)
     key = read_key(provider, stdin=from_stdin, from_env=from_env, interactive=False)
     validate(provider, key, on_wait=ui_for(ctx, no_input, json_mode).wait_line)
     backend = secrets.store_key(provider, key, profile=profile)
-    _done(ctx, no_input, json_mode, f"{provider}: key validated and stored for profile {profile} ({backend})",
-          provider=provider, profile=profile, account=secrets.account(provider, profile), backend=backend)
+    _done(
+        ctx,
+        no_input,
+        json_mode,
+        f"{provider}: key validated and stored for profile {profile} ({backend})",
+        provider=provider,
+        profile=profile,
+        account=secrets.account(provider, profile),
+        backend=backend,
+    )
 
 
 @command.command("clear-key")
@@ -109,8 +136,15 @@ def clear_key(ctx, provider: str, profile: str, no_input, json_mode) -> None:
     keyed_provider(provider)
     profiles.require(provider, profile)
     removed = secrets.clear_key(provider, profile=profile)
-    _done(ctx, no_input, json_mode, f"{provider}: {'key removed' if removed else 'no key was stored'} for {profile}",
-          provider=provider, profile=profile, removed=removed)
+    _done(
+        ctx,
+        no_input,
+        json_mode,
+        f"{provider}: {'key removed' if removed else 'no key was stored'} for {profile}",
+        provider=provider,
+        profile=profile,
+        removed=removed,
+    )
 
 
 @command.command("rename")
@@ -124,8 +158,7 @@ def rename(ctx, provider: str, old: str, new: str, no_input, json_mode) -> None:
     from swebench_tasks import profiles
 
     profiles.rename(provider, old, new)
-    _done(ctx, no_input, json_mode, f"{provider}: renamed profile {old} to {new}",
-          provider=provider, old=old, new=new)
+    _done(ctx, no_input, json_mode, f"{provider}: renamed profile {old} to {new}", provider=provider, old=old, new=new)
 
 
 @command.command("delete")

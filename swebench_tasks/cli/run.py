@@ -13,8 +13,9 @@ from swebench_tasks.providers import NAMES
 def selection_options(func):
     """The flags that pick what to run; shared by `run` and `preflight`."""
     options = [
-        click.option("-d", "--dataset",
-                     help="lite, verified, full, multimodal, multilingual, a HF id or a local file."),
+        click.option(
+            "-d", "--dataset", help="lite, verified, full, multimodal, multilingual, a HF id or a local file."
+        ),
         click.option("--split", default=None, help="Dataset split (default: test)."),
         click.option("--count", type=int, default=None, help="The first N instances, in dataset order."),
         click.option("--instance-ids", default=None, help="Comma-separated instance ids (wins over --count)."),
@@ -29,8 +30,11 @@ def selection_options(func):
 
 
 agent_option = click.option(
-    "--agent", default=None, type=click.Choice(["mini-swe-agent", "none"]),
-    help="mini-swe-agent: an agent works in each instance's container; none: one reply (default).")
+    "--agent",
+    default=None,
+    type=click.Choice(["mini-swe-agent", "none"]),
+    help="mini-swe-agent: an agent works in each instance's container; none: one reply (default).",
+)
 
 
 def selection_flags(kwargs: dict) -> dict:
@@ -44,24 +48,46 @@ def selection_flags(kwargs: dict) -> dict:
 @click.command("run")
 @selection_options
 @click.option("--max-workers", type=int, default=None, help="Concurrent model requests and harness workers.")
-@click.option("--run-id", default=None,
-              help="Name of this run (default: <dataset>-<model>, plus -mini-swe-agent in agent mode).")
-@click.option("--context", default=None, type=click.Choice(["retrieval", "statement", "text"]),
-              help="What the model sees besides the issue (default: retrieval).")
-@click.option("--timeout", type=int, default=None,
-              help="Per-instance harness timeout in seconds (sb-cli: bounds the whole wait).")
+@click.option(
+    "--run-id", default=None, help="Name of this run (default: <dataset>-<model>, plus -mini-swe-agent in agent mode)."
+)
+@click.option(
+    "--context",
+    default=None,
+    type=click.Choice(["retrieval", "statement", "text"]),
+    help="What the model sees besides the issue (default: retrieval).",
+)
+@click.option(
+    "--timeout", type=int, default=None, help="Per-instance harness timeout in seconds (sb-cli: bounds the whole wait)."
+)
 @click.option("--rerun-failed", is_flag=True, default=None, help="Re-evaluate (and regenerate) what did not resolve.")
 @click.option("--no-preflight", "no_preflight", is_flag=True, default=False, help="Skip the preflight tasks.")
 @click.option("--generate-only", is_flag=True, default=None, help="Stop after writing predictions.")
-@click.option("--predictions", type=click.Path(path_type=Path), default=None,
-              help="Evaluate these patches (JSONL/JSON) instead of generating.")
+@click.option(
+    "--predictions",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Evaluate these patches (JSONL/JSON) instead of generating.",
+)
 @agent_option
-@click.option("--step-limit", type=click.IntRange(min=1), default=None,
-              help="Agent mode: model calls per instance (default: 250).")
-@click.option("--cost-limit", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Agent mode: USD per instance (default: 3).")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Agent mode: USD for the whole run; once spent, no new instance starts.")
+@click.option(
+    "--step-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Agent mode: model calls per instance (default: 250).",
+)
+@click.option(
+    "--cost-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Agent mode: USD per instance (default: 3).",
+)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Agent mode: USD for the whole run; once spent, no new instance starts.",
+)
 @global_options
 @click.pass_context
 def command(ctx: click.Context, no_input, json_mode, no_preflight, **kwargs) -> None:

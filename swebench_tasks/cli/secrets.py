@@ -7,8 +7,9 @@ import click
 from swebench_tasks.cli import global_options
 from swebench_tasks.cli._keys import keyed_provider, read_key, ui_for, validate
 
-PROFILE = click.option("--profile", default=None, metavar="NAME",
-                       help="A named profile (default: the default profile, account PROVIDER).")
+PROFILE = click.option(
+    "--profile", default=None, metavar="NAME", help="A named profile (default: the default profile, account PROVIDER)."
+)
 
 
 @click.group("secrets")
@@ -36,11 +37,22 @@ def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, js
     backend = secrets.store_key(provider, key, profile=profile)
     account = secrets.account(provider, profile)
     if ui.json:
-        ui.emit({"provider": provider, "profile": profile or secrets.DEFAULT_PROFILE, "account": account,
-                 "stored": True, "validated": True, "backend": backend})
+        ui.emit(
+            {
+                "provider": provider,
+                "profile": profile or secrets.DEFAULT_PROFILE,
+                "account": account,
+                "stored": True,
+                "validated": True,
+                "backend": backend,
+            }
+        )
     else:
-        ui.print(f"{provider}: key validated and stored in the keychain "
-                 f"(service {secrets.SERVICE}, account {account}, backend {backend})", markup=False)
+        ui.print(
+            f"{provider}: key validated and stored in the keychain "
+            f"(service {secrets.SERVICE}, account {account}, backend {backend})",
+            markup=False,
+        )
 
 
 @command.command("get")
@@ -60,8 +72,14 @@ def get(ctx, provider: str, profile: str | None, no_input, json_mode) -> None:
     if ui.json:
         ui.emit({**asdict(status), "present": status.present})
         return
-    where = [w for w, on in ((f"environment ({status.env_var})", status.in_environment),
-                             (f"keychain (account {status.account})", status.in_keychain)) if on]
+    where = [
+        w
+        for w, on in (
+            (f"environment ({status.env_var})", status.in_environment),
+            (f"keychain (account {status.account})", status.in_keychain),
+        )
+        if on
+    ]
     found = f"key present in {' and '.join(where)}" if where else "no key stored"
     chain = status.backend if status.keychain else f"none usable ({status.backend})"
     ui.print(f"{provider}: {found}; keychain backend: {chain}", markup=False)
@@ -83,5 +101,4 @@ def clear(ctx, provider: str, profile: str | None, no_input, json_mode) -> None:
     if ui.json:
         ui.emit({"provider": provider, "account": account, "removed": removed})
     else:
-        ui.print(f"{provider}: {'key removed' if removed else 'no key was stored'} (account {account})",
-                 markup=False)
+        ui.print(f"{provider}: {'key removed' if removed else 'no key was stored'} (account {account})", markup=False)

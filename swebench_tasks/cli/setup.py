@@ -12,8 +12,9 @@ from swebench_tasks.errors import UsageError
 from swebench_tasks.providers import NAMES
 
 
-def write_config(workdir: Path, *, provider: str, model: str, dataset: str | None,
-                 count: int | None, agent: str | None = None) -> dict[str, str]:
+def write_config(
+    workdir: Path, *, provider: str, model: str, dataset: str | None, count: int | None, agent: str | None = None
+) -> dict[str, str]:
     """The saved defaults a later `swebench run` (and Quick Run) uses; every value is checked
     before anything is written, and it is refused while a run holds the working directory,
     whose settings it would change under it."""
@@ -30,9 +31,13 @@ def write_config(workdir: Path, *, provider: str, model: str, dataset: str | Non
     if dataset is not None:
         resolve(dataset, workdir)  # an alias, an existing file or a Hub id, else exit 2 with the fix
     # None leaves the saved value alone; 0 means the whole dataset.
-    values = {"SWEBENCH_PROVIDER": provider, "SWEBENCH_MODEL": model,
-              "SWEBENCH_DATASET": dataset, "SWEBENCH_COUNT": None if count is None else str(count),
-              "SWEBENCH_AGENT": agent}
+    values = {
+        "SWEBENCH_PROVIDER": provider,
+        "SWEBENCH_MODEL": model,
+        "SWEBENCH_DATASET": dataset,
+        "SWEBENCH_COUNT": None if count is None else str(count),
+        "SWEBENCH_AGENT": agent,
+    }
     with files.hold(Paths(workdir)):
         save_defaults(workdir, values)
     from swebench_tasks import profiles
@@ -60,15 +65,18 @@ def command(ctx, provider, model, dataset, count, agent, no_input, json_mode) ->
     ui = ui_from(ctx, no_input, json_mode)
     if ui.no_input:
         if not (provider and model):
-            raise UsageError("setup without prompts needs --provider and --model",
-                             fix="swebench setup --no-input --provider openai --model gpt-4o-mini")
-        saved = write_config(Path.cwd(), provider=provider, model=model, dataset=dataset, count=count,
-                             agent=agent)
+            raise UsageError(
+                "setup without prompts needs --provider and --model",
+                fix="swebench setup --no-input --provider openai --model gpt-4o-mini",
+            )
+        saved = write_config(Path.cwd(), provider=provider, model=model, dataset=dataset, count=count, agent=agent)
         if ui.json:
             ui.emit({"saved": saved, "env_file": str(Path.cwd() / ".env")})
         else:
-            ui.print(f"Saved defaults to {Path.cwd() / '.env'}: "
-                     + ", ".join(f"{k}={v}" for k, v in saved.items()), markup=False)
+            ui.print(
+                f"Saved defaults to {Path.cwd() / '.env'}: " + ", ".join(f"{k}={v}" for k, v in saved.items()),
+                markup=False,
+            )
         return
     from swebench_tasks.wizard import guided_setup
 

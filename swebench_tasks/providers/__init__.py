@@ -24,8 +24,11 @@ OnWait = Callable[[float, str], None]
 
 # Ids of models that answer no chat: embeddings, moderation, speech, images, realtime audio,
 # rerankers and the legacy completion-only models.
-NON_CHAT = re.compile(r"embed|moderation|whisper|(^|[-_./:])tts([-_.:]|$)|transcri|dall-e|gpt-image|"
-                      r"realtime|(^|[-_./:])audio|sora|rerank|^(babbage|davinci)-", re.I)
+NON_CHAT = re.compile(
+    r"embed|moderation|whisper|(^|[-_./:])tts([-_.:]|$)|transcri|dall-e|gpt-image|"
+    r"realtime|(^|[-_./:])audio|sora|rerank|^(babbage|davinci)-",
+    re.I,
+)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -139,14 +142,27 @@ class Provider(Protocol):
     def check_model(self, model: str) -> None:
         """A one-token live request: proves a hand-typed or curated model id answers."""
 
-    def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
-             temperature: float = 0.0, on_wait: OnWait | None = None,
-             tools: list[Tool] | None = None) -> ChatResult:
+    def chat(
+        self,
+        model: str,
+        messages: list[Message],
+        *,
+        max_tokens: int = 4096,
+        temperature: float = 0.0,
+        on_wait: OnWait | None = None,
+        tools: list[Tool] | None = None,
+    ) -> ChatResult:
         """A reply; with `tools`, the model may answer with `tool_calls` (ToolsUnsupported if refused)."""
 
 
-def get_provider(name: str, key: str | None = None, *, on_wait: OnWait | None = None,
-                 key_fix: Callable[[str], str] | None = None, **options) -> Provider:
+def get_provider(
+    name: str,
+    key: str | None = None,
+    *,
+    on_wait: OnWait | None = None,
+    key_fix: Callable[[str], str] | None = None,
+    **options,
+) -> Provider:
     """The provider `name`, reaching its endpoint from the environment (SPEC.md).
 
     `on_wait` hears of every rate-limit or backoff wait of its calls (a call's own

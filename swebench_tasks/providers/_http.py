@@ -41,8 +41,11 @@ _KEYLIKE = re.compile(r"\b(sk|hf|sk-ant|sk-or|sk-proj|key)[-_][A-Za-z0-9*_.\-]{4
 # TGI's 422 "inputs tokens + max_new_tokens must be <= N", Azure's content filter.
 _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length", "request_too_large"}
 _FILTER_CODES = {"content_filter", "content_policy_violation"}
-_CONTEXT_TEXT = re.compile(r"context (length|window)|maximum context|prompt is too long|too many (input )?tokens"
-                           r"|input is too long|reduce the length|max_new_tokens`? must be", re.I)
+_CONTEXT_TEXT = re.compile(
+    r"context (length|window)|maximum context|prompt is too long|too many (input )?tokens"
+    r"|input is too long|reduce the length|max_new_tokens`? must be",
+    re.I,
+)
 _FILTER_TEXT = re.compile(r"content (filter|management|policy)|flagged|safety system", re.I)
 
 
@@ -53,8 +56,9 @@ def _env_number(name: str, default: float, cast: Callable[[str], float] = float)
     try:
         value = cast(raw)
     except ValueError:
-        raise UsageError(f"{name} must be a number, got {raw!r}",
-                         fix=f"unset {name} or set it to e.g. {default}") from None
+        raise UsageError(
+            f"{name} must be a number, got {raw!r}", fix=f"unset {name} or set it to e.g. {default}"
+        ) from None
     if value < 0:
         raise UsageError(f"{name} must not be negative, got {raw!r}", fix=f"set {name} to e.g. {default}")
     return value
@@ -77,7 +81,7 @@ class RetryPolicy:
         )
 
     def backoff(self, retry: int) -> float:
-        return min(self.base_seconds * (2 ** retry), self.max_wait)
+        return min(self.base_seconds * (2**retry), self.max_wait)
 
 
 def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
@@ -155,8 +159,7 @@ def prompt_problem(status: int, body: bytes) -> tuple[str, str] | None:
 
 def filtered(provider: str, model: str) -> PromptRejected:
     """A reply the provider withheld (finish or stop reason): this instance's error, not the run's."""
-    return PromptRejected(f"{provider} withheld the reply of {model} (content filter or refusal)",
-                          fix=_FILTER_FIX)
+    return PromptRejected(f"{provider} withheld the reply of {model} (content filter or refusal)", fix=_FILTER_FIX)
 
 
 @dataclass
@@ -190,19 +193,26 @@ class Http:
                 self._client = httpx.Client(headers=self.headers, follow_redirects=True)
             return self._client
 
-    def get(self, path: str, *, params: dict | None = None, timeout: float = LIST_TIMEOUT,
-            on_wait: OnWait | None = None) -> Any:
+    def get(
+        self, path: str, *, params: dict | None = None, timeout: float = LIST_TIMEOUT, on_wait: OnWait | None = None
+    ) -> Any:
         return self.request("GET", path, params=params, timeout=timeout, on_wait=on_wait)
 
-    def post(self, path: str, body: dict, *, timeout: float = CHAT_TIMEOUT,
-             on_wait: OnWait | None = None) -> Any:
+    def post(self, path: str, body: dict, *, timeout: float = CHAT_TIMEOUT, on_wait: OnWait | None = None) -> Any:
         return self.request("POST", path, body=body, timeout=timeout, on_wait=on_wait)
 
-    def request(self, method: str, path: str, *, body: dict | None = None, params: dict | None = None,
-                timeout: float = LIST_TIMEOUT, on_wait: OnWait | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        params: dict | None = None,
+        timeout: float = LIST_TIMEOUT,
+        on_wait: OnWait | None = None,
+    ) -> Any:
         """The decoded JSON reply, after the retry policy; raises AuthError/ProviderError."""
-        response = self._send(method, path, body=body, params=params, timeout=timeout,
-                              on_wait=on_wait, stream=False)
+        response = self._send(method, path, body=body, params=params, timeout=timeout, on_wait=on_wait, stream=False)
         try:
             return response.json()
         except ValueError:
@@ -211,11 +221,17 @@ class Http:
                 fix=f"check the {self.provider} endpoint URL",
             ) from None
 
-    def stream_lines(self, method: str, path: str, *, body: dict | None = None,
-                     timeout: float = CHAT_TIMEOUT, on_wait: OnWait | None = None) -> Iterator[dict]:
+    def stream_lines(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        timeout: float = CHAT_TIMEOUT,
+        on_wait: OnWait | None = None,
+    ) -> Iterator[dict]:
         """Each line of a streamed NDJSON reply (e.g. Ollama's pull progress), decoded."""
-        response = self._send(method, path, body=body, params=None, timeout=timeout,
-                              on_wait=on_wait, stream=True)
+        response = self._send(method, path, body=body, params=None, timeout=timeout, on_wait=on_wait, stream=True)
         try:
             for line in response.iter_lines():
                 if line.strip():
@@ -241,7 +257,10 @@ class Http:
         while True:
             try:
                 request = self.client().build_request(
-                    method, url, json=body, params=params,
+                    method,
+                    url,
+                    json=body,
+                    params=params,
                     timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                 )
                 response = self.client().send(request, stream=stream)
@@ -286,16 +305,21 @@ class Http:
                 continue
             message = error_message(content, self.secret)
             if status < 500 and isinstance(body, dict) and body.get("tools") and "tool" in message.lower():
-                raise ToolsUnsupported(f"{self.provider} refused tool calls ({status}): {message}",
-                                       fix="use a model that supports tools, or the text protocol")
+                raise ToolsUnsupported(
+                    f"{self.provider} refused tool calls ({status}): {message}",
+                    fix="use a model that supports tools, or the text protocol",
+                )
             problem = prompt_problem(status, content)
             if problem is not None:
                 why, fix = problem
                 raise PromptRejected(f"{self.provider} refused this prompt ({status}, {why}): {message}", fix=fix)
             raise ProviderError(
                 f"{self.provider} {method} {url} failed ({status}): {message}",
-                fix=(f"{self.provider} is having trouble; rerun later" if status >= 500
-                     else "check the model name and request"),
+                fix=(
+                    f"{self.provider} is having trouble; rerun later"
+                    if status >= 500
+                    else "check the model name and request"
+                ),
             )
 
     def _wait(self, on_wait: OnWait | None, seconds: float, reason: str) -> None:

@@ -36,17 +36,20 @@ class OpenAICompatible:
         headers = {"Accept": "application/json", **self.extra_headers}
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
-        self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
-                         endpoint_env=self.endpoint_env)
+        self.http = Http(self.name, self.base_url, headers=headers, secret=self.key, endpoint_env=self.endpoint_env)
 
     def list_models(self) -> list[ModelInfo]:
         data = self.http.get("/models")
         rows = data.get("data") if isinstance(data, dict) else data
         if not isinstance(rows, list):
-            raise ProviderError(f"{self.name} GET {self.http.url('/models')} returned no model list",
-                                fix=f"check {self.endpoint_env}")
-        models = [self.model_info(row) for row in rows
-                  if isinstance(row, dict) and row.get("id") and is_chat_model(str(row["id"]), row)]
+            raise ProviderError(
+                f"{self.name} GET {self.http.url('/models')} returned no model list", fix=f"check {self.endpoint_env}"
+            )
+        models = [
+            self.model_info(row)
+            for row in rows
+            if isinstance(row, dict) and row.get("id") and is_chat_model(str(row["id"]), row)
+        ]
         return sorted(models, key=lambda m: m.id)
 
     def model_info(self, row: dict) -> ModelInfo:
@@ -57,9 +60,16 @@ class OpenAICompatible:
         self._require_key()
         self.http.get("/models")
 
-    def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
-             temperature: float = 0.0, on_wait: OnWait | None = None,
-             tools: list[Tool] | None = None) -> ChatResult:
+    def chat(
+        self,
+        model: str,
+        messages: list[Message],
+        *,
+        max_tokens: int = 4096,
+        temperature: float = 0.0,
+        on_wait: OnWait | None = None,
+        tools: list[Tool] | None = None,
+    ) -> ChatResult:
         self._require_key()
         body = {
             "model": model,
@@ -75,16 +85,20 @@ class OpenAICompatible:
             message = choice["message"]
             text = message.get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
-            raise ProviderError(f"{self.name} returned a chat reply without choices",
-                                fix=f"check the model name {model!r}") from None
+            raise ProviderError(
+                f"{self.name} returned a chat reply without choices", fix=f"check the model name {model!r}"
+            ) from None
         if choice.get("finish_reason") == "content_filter" and not text:
             raise filtered(self.name, model)
         usage = data.get("usage") or {}
-        return ChatResult(text=text, input_tokens=int(usage.get("prompt_tokens") or 0),
-                          output_tokens=int(usage.get("completion_tokens") or 0),
-                          model=str(data.get("model") or model),
-                          tool_calls=tuple(read_tool_call(c, i) for i, c in enumerate(message.get("tool_calls") or [])),
-                          stop_reason=str(choice.get("finish_reason") or ""))
+        return ChatResult(
+            text=text,
+            input_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=int(usage.get("completion_tokens") or 0),
+            model=str(data.get("model") or model),
+            tool_calls=tuple(read_tool_call(c, i) for i, c in enumerate(message.get("tool_calls") or [])),
+            stop_reason=str(choice.get("finish_reason") or ""),
+        )
 
     def check_model(self, model: str) -> None:
         """A one-token live request: proves a hand-typed or curated model id works."""
@@ -99,8 +113,10 @@ def wire_message(m: Message) -> dict:
     """A message in the chat-completions shape (Ollama's `/api/chat` shares it)."""
     out: dict = {"role": m.role, "content": m.content}
     if m.tool_calls:
-        out["tool_calls"] = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                             for c in m.tool_calls]
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in m.tool_calls
+        ]
     if m.tool_call_id:
         out["tool_call_id"] = m.tool_call_id
     return out
@@ -108,16 +124,21 @@ def wire_message(m: Message) -> dict:
 
 def wire_tools(tools: list[Tool]) -> list[dict]:
     """`tools` as chat-completions (and Ollama) declare them: JSON-schema functions."""
-    return [{"type": "function", "function": {"name": t.name, "description": t.description,
-                                              "parameters": t.parameters}} for t in tools]
+    return [
+        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+        for t in tools
+    ]
 
 
 def read_tool_call(call: dict, index: int) -> ToolCall:
     """One `tool_calls` item; arguments stay JSON text (Ollama sends an object, which becomes text)."""
     function = call.get("function") or {}
     arguments = function.get("arguments")
-    return ToolCall(id=str(call.get("id") or f"call_{index}"), name=str(function.get("name") or ""),
-                    arguments=arguments if isinstance(arguments, str) else json.dumps(arguments or {}))
+    return ToolCall(
+        id=str(call.get("id") or f"call_{index}"),
+        name=str(function.get("name") or ""),
+        arguments=arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
+    )
 
 
 def arguments_object(text: str) -> dict:

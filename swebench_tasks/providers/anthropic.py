@@ -21,9 +21,14 @@ from swebench_tasks.providers._http import Http, filtered
 from swebench_tasks.providers._openai_compat import arguments_object, endpoint
 
 INFO = ProviderInfo(
-    name="anthropic", label="Anthropic API", key_env="ANTHROPIC_API_KEY", endpoint_env="ANTHROPIC_BASE_URL",
-    default_url="https://api.anthropic.com", key_page="https://console.anthropic.com/settings/keys",
-    key_hint="sk-ant-...", menu=3,
+    name="anthropic",
+    label="Anthropic API",
+    key_env="ANTHROPIC_API_KEY",
+    endpoint_env="ANTHROPIC_BASE_URL",
+    default_url="https://api.anthropic.com",
+    key_page="https://console.anthropic.com/settings/keys",
+    key_hint="sk-ant-...",
+    menu=3,
 )
 API_VERSION = "2023-06-01"
 PAGE = 1000  # the API's largest page
@@ -41,8 +46,7 @@ class Anthropic:
         headers = {"anthropic-version": API_VERSION, "Accept": "application/json"}
         if self.key:
             headers["x-api-key"] = self.key
-        self.http = Http(self.name, self.base_url, headers=headers, secret=self.key,
-                         endpoint_env=INFO.endpoint_env)
+        self.http = Http(self.name, self.base_url, headers=headers, secret=self.key, endpoint_env=INFO.endpoint_env)
 
     def list_models(self) -> list[ModelInfo]:
         """Every page of `GET /v1/models` (`has_more` / `last_id` → `after_id`)."""
@@ -51,8 +55,11 @@ class Anthropic:
         params: dict[str, object] = {"limit": PAGE}
         while True:
             page = self.http.get("/v1/models", params=params)
-            models += [ModelInfo(id=str(row["id"])) for row in page.get("data", [])
-                       if row.get("id") and is_chat_model(str(row["id"]), row)]
+            models += [
+                ModelInfo(id=str(row["id"]))
+                for row in page.get("data", [])
+                if row.get("id") and is_chat_model(str(row["id"]), row)
+            ]
             if not page.get("has_more") or not page.get("last_id"):
                 return models
             params = {"limit": PAGE, "after_id": page["last_id"]}
@@ -61,9 +68,16 @@ class Anthropic:
         self._require_key()
         self.http.get("/v1/models", params={"limit": 1})
 
-    def chat(self, model: str, messages: list[Message], *, max_tokens: int = 4096,
-             temperature: float = 0.0, on_wait: OnWait | None = None,
-             tools: list[Tool] | None = None) -> ChatResult:
+    def chat(
+        self,
+        model: str,
+        messages: list[Message],
+        *,
+        max_tokens: int = 4096,
+        temperature: float = 0.0,
+        on_wait: OnWait | None = None,
+        tools: list[Tool] | None = None,
+    ) -> ChatResult:
         self._require_key()
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         body: dict[str, object] = {
@@ -75,8 +89,9 @@ class Anthropic:
         if system:
             body["system"] = system
         if tools:
-            body["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
-                             for t in tools]
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools
+            ]
         data = self.http.post("/v1/messages", body, on_wait=on_wait)
         blocks = data.get("content")
         if data.get("stop_reason") == "refusal":
@@ -89,9 +104,13 @@ class Anthropic:
             input_tokens=int(usage.get("input_tokens") or 0),
             output_tokens=int(usage.get("output_tokens") or 0),
             model=str(data.get("model") or model),
-            tool_calls=tuple(ToolCall(id=str(b.get("id") or ""), name=str(b.get("name") or ""),
-                                      arguments=json.dumps(b.get("input") or {}))
-                             for b in blocks if b.get("type") == "tool_use"),
+            tool_calls=tuple(
+                ToolCall(
+                    id=str(b.get("id") or ""), name=str(b.get("name") or ""), arguments=json.dumps(b.get("input") or {})
+                )
+                for b in blocks
+                if b.get("type") == "tool_use"
+            ),
             stop_reason=str(data.get("stop_reason") or ""),
         )
 
@@ -110,12 +129,14 @@ def wire_messages(messages: list[Message]) -> list[dict]:
     for m in messages:
         role = "user" if m.role == "tool" else m.role
         if m.role == "tool":
-            content: str | list[dict] = [{"type": "tool_result", "tool_use_id": m.tool_call_id or "",
-                                          "content": m.content}]
+            content: str | list[dict] = [
+                {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.content}
+            ]
         elif m.tool_calls:
             content = ([{"type": "text", "text": m.content}] if m.content else []) + [
                 {"type": "tool_use", "id": c.id, "name": c.name, "input": arguments_object(c.arguments)}
-                for c in m.tool_calls]
+                for c in m.tool_calls
+            ]
         else:
             content = m.content
         if out and out[-1]["role"] == role:

@@ -13,9 +13,14 @@ from swebench_tasks.providers import ModelInfo, ProviderInfo
 from swebench_tasks.providers._openai_compat import OpenAICompatible, endpoint
 
 INFO = ProviderInfo(
-    name="huggingface", label="Hugging Face Inference API", key_env="HF_TOKEN", endpoint_env="HF_ROUTER_URL",
-    default_url="https://router.huggingface.co/v1", key_page="https://huggingface.co/settings/tokens",
-    key_hint="starts with hf_", menu=2,
+    name="huggingface",
+    label="Hugging Face Inference API",
+    key_env="HF_TOKEN",
+    endpoint_env="HF_ROUTER_URL",
+    default_url="https://router.huggingface.co/v1",
+    key_page="https://huggingface.co/settings/tokens",
+    key_hint="starts with hf_",
+    menu=2,
 )
 HUB_URL = "https://huggingface.co"
 CURATED = (
@@ -54,7 +59,10 @@ class HuggingFace(OpenAICompatible):
 
 def create(key: str | None = None, **options) -> HuggingFace:
     return HuggingFace(
-        name=INFO.name, key_env=INFO.key_env, endpoint_env=INFO.endpoint_env,
-        base_url=options.get("base_url") or endpoint(INFO.endpoint_env, INFO.default_url), key=key,
+        name=INFO.name,
+        key_env=INFO.key_env,
+        endpoint_env=INFO.endpoint_env,
+        base_url=options.get("base_url") or endpoint(INFO.endpoint_env, INFO.default_url),
+        key=key,
         hub_url=endpoint("HF_ENDPOINT", HUB_URL),
     )

@@ -65,11 +65,15 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
     meta = info(provider)
     name = meta.label.removesuffix(" API")
     if meta.key_env and not has_keychain():
-        ui.print(f"  No OS keychain here, so a key typed now serves this session only. To skip this step, "
-                 f"press Esc, run `{export_hint(meta.key_env)}` in your shell, and start again.")
+        ui.print(
+            f"  No OS keychain here, so a key typed now serves this session only. To skip this step, "
+            f"press Esc, run `{export_hint(meta.key_env)}` in your shell, and start again."
+        )
     while True:
-        raw = secret(f"Enter your {name} key ({meta.key_hint}):",
-                     instruction="input hidden; Enter to skip" if optional else "input hidden")
+        raw = secret(
+            f"Enter your {name} key ({meta.key_hint}):",
+            instruction="input hidden; Enter to skip" if optional else "input hidden",
+        )
         if optional and not raw.strip():
             ui.print(f"  No key: the catalog is public, but a run will need {meta.key_env}.")
             return None
@@ -79,8 +83,10 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
             return key
         except AuthError as exc:
             say_error(ui, exc)
-            ui.print(f"  The key was refused: check that you copied all of it and that it is active. "
-                     f"Get or create one at {meta.key_page}")
+            ui.print(
+                f"  The key was refused: check that you copied all of it and that it is active. "
+                f"Get or create one at {meta.key_page}"
+            )
             ui.print("  Paste another key, or press Esc to go back.")
         except UsageError as exc:
             say_error(ui, exc)
@@ -103,8 +109,13 @@ def existing_key(ui: Ui, provider: str, profile: str | None, workdir: Path) -> K
     if not value:
         return None
     status = secrets.key_status(provider, profile=profile)
-    where = (f"the environment ({status.env_var})" if status.in_environment
-             else f"the keychain (account {status.account})" if status.in_keychain else "your .env pointer")
+    where = (
+        f"the environment ({status.env_var})"
+        if status.in_environment
+        else f"the keychain (account {status.account})"
+        if status.in_keychain
+        else "your .env pointer"
+    )
     ui.print(f"  Found a key in {where}.")
     try:
         validate_key(ui, provider, value)
@@ -134,8 +145,9 @@ def pick_model(ui: Ui, provider: str, key: str | None, default: str | None = Non
     if curated:
         ui.print("  The live listing is unavailable; these are example picks (each is checked when chosen).")
     while True:
-        model = pick_or_type(f"Pick a model ({len(models)} available):", models, "Enter another model id…",
-                             default=default)
+        model = pick_or_type(
+            f"Pick a model ({len(models)} available):", models, "Enter another model id…", default=default
+        )
         if model in models and not curated:
             return model
         try:
@@ -163,8 +175,9 @@ def pick_ollama_model(ui: Ui, default: str | None = None) -> str:
     models = [m.id for m in client.list_models()]
     ui.print(f"  Local models: {len(models)}" + ("" if models else " (type a name to pull one)"))
     while True:
-        name = pick_or_type("Pick a local model, or type a name to pull:", models, "Type a name to pull…",
-                            default=default)
+        name = pick_or_type(
+            "Pick a local model, or type a name to pull:", models, "Type a name to pull…", default=default
+        )
         if name in models:
             return name
         try:

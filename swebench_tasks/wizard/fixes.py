@@ -56,15 +56,18 @@ def registry_fixes(workdir: Path, flags: dict) -> list[Fix]:
 
     settings = load_settings(workdir, no_input=True, **flags)
     host = images.registry_host(images.fallback_namespace(settings) + "/x")
-    fixes = [Fix(f"Run `docker login {host}` now", lambda ui, wd: login(ui, host)),
-             Fix("Use another registry namespace (saved as SWEBENCH_DOCKER_NAMESPACE in .env)", namespace)]
+    fixes = [
+        Fix(f"Run `docker login {host}` now", lambda ui, wd: login(ui, host)),
+        Fix("Use another registry namespace (saved as SWEBENCH_DOCKER_NAMESPACE in .env)", namespace),
+    ]
     try:
         arm = images.effective_arch(settings, images.engine_info()) == "arm64"
     except SwebenchError:
         arm = False
     if arm:
-        fixes.append(Fix(f"Run x86_64 images under emulation for this session (DOCKER_DEFAULT_PLATFORM={AMD64})",
-                         emulate))
+        fixes.append(
+            Fix(f"Run x86_64 images under emulation for this session (DOCKER_DEFAULT_PLATFORM={AMD64})", emulate)
+        )
     return fixes
 
 
@@ -72,8 +75,10 @@ def offer_registry_fixes(ui: Ui, workdir: Path, flags: dict) -> bool:
     """Show the fixes, apply the chosen one; True to retry the preflight, False to move on."""
     ui.print("\n❌ The image pull was refused or could not reach its registry.")
     fixes = registry_fixes(workdir, flags)
-    picked = choose("How to fix:", [Choice(f, f.label) for f in fixes] + [
-        Choice(None, "Skip: continue without a passing preflight")])
+    picked = choose(
+        "How to fix:",
+        [Choice(f, f.label) for f in fixes] + [Choice(None, "Skip: continue without a passing preflight")],
+    )
     if picked is None:
         return False
     picked.apply(ui, workdir)
@@ -92,9 +97,11 @@ def namespace(ui: Ui, workdir: Path) -> None:
     from swebench_tasks import files, images
     from swebench_tasks.config import Paths, save_defaults
 
-    value = text("Registry namespace (e.g. ghcr.io/epoch-research):",
-                 validate=lambda v: bool(images.NAMESPACE_RE.match(v.strip())),
-                 invalid="a registry path such as ghcr.io/org or host:port/org").strip()
+    value = text(
+        "Registry namespace (e.g. ghcr.io/epoch-research):",
+        validate=lambda v: bool(images.NAMESPACE_RE.match(v.strip())),
+        invalid="a registry path such as ghcr.io/org or host:port/org",
+    ).strip()
     with files.hold(Paths(workdir)):
         save_defaults(workdir, {"SWEBENCH_DOCKER_NAMESPACE": value})
     ui.print(f"  {OK} Saved SWEBENCH_DOCKER_NAMESPACE={escape(value)} to {workdir / '.env'}")

@@ -12,8 +12,12 @@ from swebench_tasks.wizard.connect import LABELS, say_error
 from swebench_tasks.wizard.prompts import Back, Choice, choose, pause, text
 from swebench_tasks.wizard.setup import guided_setup, header, mode_rows
 
-MENU = (("quick", "Quick Run"), ("setup", "Guided Setup (recommended)"), ("help", "Help & Docs"),
-        ("options", "Options: providers and profiles"))
+MENU = (
+    ("quick", "Quick Run"),
+    ("setup", "Guided Setup (recommended)"),
+    ("help", "Help & Docs"),
+    ("options", "Options: providers and profiles"),
+)
 
 
 def home(ui: Ui, workdir: Path) -> None:
@@ -25,8 +29,7 @@ def home(ui: Ui, workdir: Path) -> None:
         header(ui, "🚀 SWE-bench Runner")
         ui.print("Welcome! What would you like to do?\n")
         try:
-            picked = choose("Choose:", [Choice(k, label) for k, label in MENU], default="setup",
-                            esc="Esc: quit")
+            picked = choose("Choose:", [Choice(k, label) for k, label in MENU], default="setup", esc="Esc: quit")
         except Back:
             return
         try:
@@ -63,10 +66,14 @@ def quick_run(ui: Ui, workdir: Path) -> bool:
         pause("Press Enter to start Guided Setup (Esc: back).")
         return guided_setup(ui, workdir)
     ui.print("Quick Run will use:")
-    rows = [("Provider", LABELS.get(settings.provider, settings.provider)),
-            ("Profile", profiles.active_profile(settings.provider) or "default"),
-            ("Model", settings.model), ("Dataset", settings.dataset),
-            ("Count", str(settings.count) if settings.count else "all"), *mode_rows(settings, settings.count)]
+    rows = [
+        ("Provider", LABELS.get(settings.provider, settings.provider)),
+        ("Profile", profiles.active_profile(settings.provider) or "default"),
+        ("Model", settings.model),
+        ("Dataset", settings.dataset),
+        ("Count", str(settings.count) if settings.count else "all"),
+        *mode_rows(settings, settings.count),
+    ]
     for name, value in rows:
         ui.print(f"  • {name}: {escape(value)}")
     pause("Press Enter to run now (Esc: back).")
@@ -82,13 +89,20 @@ def run_screen(ui: Ui, workdir: Path, flags: dict, key: str | None = None) -> No
         ui.print("")
         summary = execute(ui, workdir, flags, key=key)
         failed = summary["unresolved"] + summary["errors"]
-        ui.print(f"\n🎯 Passed: {summary['resolved']}   Failed: {failed}   "
-                 f"(of {summary['evaluated']} evaluated, {summary['selected']} selected)")
-        ui.print(f"📁 Results saved to {escape(summary['results_dir'])}"
-                 + (f" and {escape(summary['report_path'])}" if summary.get("report_path") else ""))
+        ui.print(
+            f"\n🎯 Passed: {summary['resolved']}   Failed: {failed}   "
+            f"(of {summary['evaluated']} evaluated, {summary['selected']} selected)"
+        )
+        ui.print(
+            f"📁 Results saved to {escape(summary['results_dir'])}"
+            + (f" and {escape(summary['report_path'])}" if summary.get("report_path") else "")
+        )
         try:
-            answer = text("Press Enter to exit, or type R to rerun failed only:",
-                          validate=lambda v: v.strip().lower() in ("", "r"), invalid="Enter, or R").strip()
+            answer = text(
+                "Press Enter to exit, or type R to rerun failed only:",
+                validate=lambda v: v.strip().lower() in ("", "r"),
+                invalid="Enter, or R",
+            ).strip()
         except Back:  # after a run there is nothing to go back to: Esc exits too
             return
         if answer.lower() != "r":

@@ -54,17 +54,23 @@ def show(ui: Ui, rows: list[Row]) -> None:
         ui.print(f"[bold]{label}[/] ({provider})")
         for r in (r for r in rows if r.provider == provider):
             mark = ACTIVE if r.active else INACTIVE
-            ui.print(f"  {mark} {escape(r.profile):<16} {r.key_text:<14} model: {escape(r.model or '-')}"
-                     f"{'  (active)' if r.active else ''}")
+            ui.print(
+                f"  {mark} {escape(r.profile):<16} {r.key_text:<14} model: {escape(r.model or '-')}"
+                f"{'  (active)' if r.active else ''}"
+            )
     ui.print(f"{ACTIVE} active (runs use its key and model)\n")
 
 
 def options(ui: Ui, workdir: Path) -> None:
     """The Options screen; Esc returns to the home menu."""
     actions: dict[str, tuple[str, Callable[[Ui, Path, list[Row]], None]]] = {
-        "add": ("Add a profile", add_profile), "set-key": ("Set or replace a key", set_key),
-        "clear-key": ("Clear a key", clear_key), "activate": ("Make active", make_active),
-        "rename": ("Rename", rename), "delete": ("Delete", delete), "models": ("List models", list_models),
+        "add": ("Add a profile", add_profile),
+        "set-key": ("Set or replace a key", set_key),
+        "clear-key": ("Clear a key", clear_key),
+        "activate": ("Make active", make_active),
+        "rename": ("Rename", rename),
+        "delete": ("Delete", delete),
+        "models": ("List models", list_models),
     }
     while True:
         header(ui, "Options: providers and profiles")
@@ -93,9 +99,14 @@ def pick(rows: list[Row], message: str, keep: Callable[[Row], bool], none: str) 
     targets = [r for r in rows if keep(r)]
     if not targets:
         raise UsageError(none)
-    return choose(message, [Choice(r, f"{LABELS[r.provider]}: {r.profile}"
-                                      f"{' (active)' if r.active else ''} — {r.key_text}") for r in targets],
-                  numbered=len(targets) <= 9)
+    return choose(
+        message,
+        [
+            Choice(r, f"{LABELS[r.provider]}: {r.profile}{' (active)' if r.active else ''} — {r.key_text}")
+            for r in targets
+        ],
+        numbered=len(targets) <= 9,
+    )
 
 
 def add_profile(ui: Ui, workdir: Path, rows: list[Row]) -> None:
@@ -103,8 +114,11 @@ def add_profile(ui: Ui, workdir: Path, rows: list[Row]) -> None:
 
     provider = choose("Add a profile for which provider?", [Choice(p, label) for p, label in LABELS.items()])
     taken = {r.profile for r in rows if r.provider == provider}
-    name = text("Profile name:", validate=lambda v: _valid_name(v) and v.strip() not in taken,
-                invalid="unused name of letters, digits, '.', '_' or '-' (at most 64)").strip()
+    name = text(
+        "Profile name:",
+        validate=lambda v: _valid_name(v) and v.strip() not in taken,
+        invalid="unused name of letters, digits, '.', '_' or '-' (at most 64)",
+    ).strip()
     active = confirm(f"Make {provider}/{name} the active {provider} profile?", default=False)
     profiles.create(provider, name, active=active)
     ui.print(f"  {OK} Created {provider}/{escape(name)}{' (active)' if active else ''}")
@@ -121,21 +135,32 @@ def store(ui: Ui, row: Row) -> None:
     if key is None:  # skipped: nothing to store
         return
     backend = secrets.store_key(row.provider, key, profile=row.profile)
-    ui.print(f"  {OK} Key validated and stored for {row.name} (account "
-             f"{secrets.account(row.provider, row.profile)}, {backend})")
+    ui.print(
+        f"  {OK} Key validated and stored for {row.name} (account "
+        f"{secrets.account(row.provider, row.profile)}, {backend})"
+    )
 
 
 def set_key(ui: Ui, workdir: Path, rows: list[Row]) -> None:
-    store(ui, pick(rows, "Set or replace the key of which profile?", lambda r: r.key_stored is not None,
-                   "no provider takes a key"))
+    store(
+        ui,
+        pick(
+            rows,
+            "Set or replace the key of which profile?",
+            lambda r: r.key_stored is not None,
+            "no provider takes a key",
+        ),
+    )
 
 
 def clear_key(ui: Ui, workdir: Path, rows: list[Row]) -> None:
     from swebench_tasks import secrets
 
     row = pick(rows, "Clear the key of which profile?", lambda r: bool(r.key_stored), "no profile has a stored key")
-    if not confirm(f"Remove the key stored for {row.name} from the keychain (account {row.account})? "
-                   "The profile stays.", default=False):
+    if not confirm(
+        f"Remove the key stored for {row.name} from the keychain (account {row.account})? The profile stays.",
+        default=False,
+    ):
         return
     removed = secrets.clear_key(row.provider, profile=row.profile)
     ui.print(f"  {OK} {'Key removed' if removed else 'No key was stored'} for {row.name}")
@@ -146,22 +171,33 @@ def make_active(ui: Ui, workdir: Path, rows: list[Row]) -> None:
 
     row = pick(rows, "Make which profile active?", lambda r: not r.active, "every profile is already active")
     profiles.set_active(row.provider, row.profile)
-    ui.print(f"  {OK} {row.provider}: active profile is now {escape(row.profile)} "
-             "(the next run uses its key and model)")
+    ui.print(
+        f"  {OK} {row.provider}: active profile is now {escape(row.profile)} (the next run uses its key and model)"
+    )
 
 
 def rename(ui: Ui, workdir: Path, rows: list[Row]) -> None:
     from swebench_tasks import profiles
 
-    row = pick(rows, "Rename which profile?", lambda r: r.profile != "default",
-               "only the default profiles exist, and they cannot be renamed")
-    new = text(f"New name for {row.name}:", validate=lambda v: _valid_name(v) and v.strip() != row.profile,
-               invalid="a different name of letters, digits, '.', '_' or '-'").strip()
+    row = pick(
+        rows,
+        "Rename which profile?",
+        lambda r: r.profile != "default",
+        "only the default profiles exist, and they cannot be renamed",
+    )
+    new = text(
+        f"New name for {row.name}:",
+        validate=lambda v: _valid_name(v) and v.strip() != row.profile,
+        invalid="a different name of letters, digits, '.', '_' or '-'",
+    ).strip()
     existing = next((r for r in rows if r.provider == row.provider and r.profile == new), None)
     if existing is not None:
-        if not confirm(f"{existing.name} already exists ({existing.key_text}, model "
-                       f"{existing.model or '-'}). Replace it: delete it and its key, then rename "
-                       f"{row.profile} to {new}?", default=False):
+        if not confirm(
+            f"{existing.name} already exists ({existing.key_text}, model "
+            f"{existing.model or '-'}). Replace it: delete it and its key, then rename "
+            f"{row.profile} to {new}?",
+            default=False,
+        ):
             return
         profiles.delete(existing.provider, existing.profile)
     profiles.rename(row.provider, row.profile, new)
@@ -181,8 +217,12 @@ def _valid_name(name: str) -> bool:
 def delete(ui: Ui, workdir: Path, rows: list[Row]) -> None:
     from swebench_tasks import profiles
 
-    row = pick(rows, "Delete which profile?", lambda r: r.profile != "default",
-               "only the default profiles exist, and they cannot be deleted")
+    row = pick(
+        rows,
+        "Delete which profile?",
+        lambda r: r.profile != "default",
+        "only the default profiles exist, and they cannot be deleted",
+    )
     after = f" It is active: {row.provider}/default becomes active." if row.active else ""
     if not confirm(f"Delete {row.name} and its stored key ({row.key_text})?{after}", default=False):
         return
@@ -200,10 +240,11 @@ def list_models(ui: Ui, workdir: Path, rows: list[Row]) -> None:
     row = pick(rows, "List the models of which profile?", lambda r: True, "no profiles")
     key = secrets.resolve_key(row.provider, profile=row.profile, workdir=workdir)
     if key is None and row.key_stored is not None and not info(row.provider).public_catalog:
-        raise UsageError(f"no {row.provider} key for {row.profile}",
-                         fix="set one with Options → Set or replace a key")
+        raise UsageError(f"no {row.provider} key for {row.profile}", fix="set one with Options → Set or replace a key")
     with ui.console.status("Fetching model catalog..."):
-        models = [m.id for m in get_provider(row.provider, key=key, on_wait=show_waits(ui),
-                                            key_fix=secrets.key_fix).list_models()]
+        models = [
+            m.id
+            for m in get_provider(row.provider, key=key, on_wait=show_waits(ui), key_fix=secrets.key_fix).list_models()
+        ]
     ui.print(f"{row.name}: {len(models)} models")
     ui.print(Columns([escape(m) for m in models]))

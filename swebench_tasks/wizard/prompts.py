@@ -38,20 +38,30 @@ def _ask(prompt) -> Any:
     return result
 
 
-def choose(message: str, choices: Sequence[Choice], default: Any = None, numbered: bool = True,
-           esc: str = ESC_HINT) -> Any:
+def choose(
+    message: str, choices: Sequence[Choice], default: Any = None, numbered: bool = True, esc: str = ESC_HINT
+) -> Any:
     """A menu: arrows or number keys move the pointer, Enter picks, Esc goes back."""
     from InquirerPy import inquirer
 
     # Values travel as indices: InquirerPy copies choice values (and turns dataclasses into dicts).
-    items = [{"value": i, "name": f"{i + 1}) {c.label}" if numbered and i < 9 else c.label}
-             for i, c in enumerate(choices)]
+    items = [
+        {"value": i, "name": f"{i + 1}) {c.label}" if numbered and i < 9 else c.label} for i, c in enumerate(choices)
+    ]
     start = next((i for i, c in enumerate(choices) if default is not None and c.value == default), None)
     hint = f"↑/↓{' or 1-' + str(min(len(items), 9)) if numbered else ''}, Enter to choose, {esc}"
-    prompt = inquirer.select(message=message, choices=items, default=start, instruction=hint,
-                             mandatory=False, keybindings=_keys(), show_cursor=False)
+    prompt = inquirer.select(
+        message=message,
+        choices=items,
+        default=start,
+        instruction=hint,
+        mandatory=False,
+        keybindings=_keys(),
+        show_cursor=False,
+    )
     if numbered:
         for index in range(min(len(items), 9)):
+
             def jump(event, index=index) -> None:
                 prompt.content_control.selected_choice_index = index
 
@@ -63,26 +73,42 @@ def confirm(message: str, default: bool = True) -> bool:
     """Y/n (or y/N); Enter takes the default."""
     from InquirerPy import inquirer
 
-    return bool(_ask(inquirer.confirm(message=message, default=default, mandatory=False,
-                                      keybindings=_keys())))
+    return bool(_ask(inquirer.confirm(message=message, default=default, mandatory=False, keybindings=_keys())))
 
 
-def text(message: str, default: str = "", validate: Callable[[str], bool] | None = None,
-         invalid: str = "Invalid input", instruction: str = "") -> str:
+def text(
+    message: str,
+    default: str = "",
+    validate: Callable[[str], bool] | None = None,
+    invalid: str = "Invalid input",
+    instruction: str = "",
+) -> str:
     """A line of text, prefilled with `default`."""
     from InquirerPy import inquirer
 
-    return str(_ask(inquirer.text(message=message, default=default, validate=validate,
-                                  invalid_message=invalid, instruction=instruction, mandatory=False,
-                                  keybindings=_keys())) or "")
+    return str(
+        _ask(
+            inquirer.text(
+                message=message,
+                default=default,
+                validate=validate,
+                invalid_message=invalid,
+                instruction=instruction,
+                mandatory=False,
+                keybindings=_keys(),
+            )
+        )
+        or ""
+    )
 
 
 def secret(message: str, instruction: str = "input hidden") -> str:
     """Hidden input: only asterisks are drawn, and the answer is never echoed."""
     from InquirerPy import inquirer
 
-    prompt = inquirer.secret(message=message, instruction=instruction, mandatory=False,
-                             keybindings=_keys(), transformer=lambda _: "[hidden]")
+    prompt = inquirer.secret(
+        message=message, instruction=instruction, mandatory=False, keybindings=_keys(), transformer=lambda _: "[hidden]"
+    )
     return str(_ask(prompt) or "")
 
 
@@ -95,9 +121,16 @@ def pick_or_type(message: str, options: Sequence[str], other_label: str, default
 
     other = len(options)  # indices again: values are copied
     items = [{"value": i, "name": o} for i, o in enumerate([*options, other_label])]
-    prompt = inquirer.fuzzy(message=message, choices=items, default="", mandatory=False,
-                            keybindings=_keys(), max_height="50%", border=False,
-                            instruction=f"type to filter, Enter to pick, {ESC_HINT}")
+    prompt = inquirer.fuzzy(
+        message=message,
+        choices=items,
+        default="",
+        mandatory=False,
+        keybindings=_keys(),
+        max_height="50%",
+        border=False,
+        instruction=f"type to filter, Enter to pick, {ESC_HINT}",
+    )
     if default is not None and default in options:
         prompt.content_control.selected_choice_index = list(options).index(default)
     result = _ask(prompt)
@@ -105,8 +138,7 @@ def pick_or_type(message: str, options: Sequence[str], other_label: str, default
     if typed in options:
         return typed
     if result == other:
-        return text(other_label, default=typed, validate=lambda v: bool(v.strip()),
-                    invalid="type a name").strip()
+        return text(other_label, default=typed, validate=lambda v: bool(v.strip()), invalid="type a name").strip()
     if result is None:
         if typed:
             return typed
@@ -118,5 +150,8 @@ def pause(message: str = "Press Enter to continue.") -> None:
     """Wait for Enter (Esc goes back)."""
     from InquirerPy import inquirer
 
-    _ask(inquirer.text(message=message, qmark="", amark="", mandatory=False, keybindings=_keys(),
-                       transformer=lambda _: ""))
+    _ask(
+        inquirer.text(
+            message=message, qmark="", amark="", mandatory=False, keybindings=_keys(), transformer=lambda _: ""
+        )
+    )

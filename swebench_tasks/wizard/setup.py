@@ -20,14 +20,22 @@ from swebench_tasks.wizard.connect import FAIL, LABELS, OK, Key, connect_key, pi
 from swebench_tasks.wizard.fixes import READY
 from swebench_tasks.wizard.prompts import Back, Choice, choose, confirm, pause, text
 
-DATASETS = (("lite", "lite (quick validation runs)"), ("verified", "verified (curated)"),
-            ("full", "full (complete benchmark)"))
+DATASETS = (
+    ("lite", "lite (quick validation runs)"),
+    ("verified", "verified (curated)"),
+    ("full", "full (complete benchmark)"),
+)
 OTHER_DATASET = "other"
 DEFAULT_COUNT = 5
 AGENT = "mini-swe-agent"
-MODES = ((AGENT, "Agent in the instance container (mini-swe-agent, the SWE-bench bash-only protocol; "
-                 "more calls, much better results)"),
-         ("none", "One reply per instance (fast, cheap)"))
+MODES = (
+    (
+        AGENT,
+        "Agent in the instance container (mini-swe-agent, the SWE-bench bash-only protocol; "
+        "more calls, much better results)",
+    ),
+    ("none", "One reply per instance (fast, cheap)"),
+)
 
 
 @dataclass
@@ -56,8 +64,13 @@ class Answers:
 
     def flags(self) -> dict:
         """The selection as `swebench run` flags (Settings field names)."""
-        return {"provider": self.provider, "model": self.model, "dataset": self.dataset, "count": self.count,
-                "agent": self.agent}
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "dataset": self.dataset,
+            "count": self.count,
+            "agent": self.agent,
+        }
 
 
 def header(ui: Ui, title: str) -> None:
@@ -66,20 +79,40 @@ def header(ui: Ui, title: str) -> None:
     ui.print(f"{rule}\n[bold]{title}[/]\n{rule}")
 
 
-def guided_setup(ui: Ui, workdir: Path, *, provider: str | None = None, model: str | None = None,
-                 dataset: str | None = None, count: int | None = None, agent: str | None = None) -> bool:
+def guided_setup(
+    ui: Ui,
+    workdir: Path,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    dataset: str | None = None,
+    count: int | None = None,
+    agent: str | None = None,
+) -> bool:
     """The wizard; flags (and saved defaults) preselect answers. False if the user backed out."""
     from swebench_tasks.config import VARIABLES, load_settings, lookup, read_dotenv
 
     saved = load_settings(workdir)
     saved_agent = saved.agent if lookup(VARIABLES["agent"][0], read_dotenv(saved.paths.env_file)) else None
-    answers = Answers(provider=provider or saved.provider, model=model or saved.model,
-                      dataset=dataset or saved.dataset,
-                      count=count if count is not None else saved.count or DEFAULT_COUNT,
-                      agent=agent or saved_agent or AGENT)
+    answers = Answers(
+        provider=provider or saved.provider,
+        model=model or saved.model,
+        dataset=dataset or saved.dataset,
+        count=count if count is not None else saved.count or DEFAULT_COUNT,
+        agent=agent or saved_agent or AGENT,
+    )
     steps: list[Callable[[Ui, Path, Answers], bool]] = [
-        welcome, system_checks, choose_source, connect, choose_dataset, choose_count, choose_mode, save_key,
-        preflight, summary]
+        welcome,
+        system_checks,
+        choose_source,
+        connect,
+        choose_dataset,
+        choose_count,
+        choose_mode,
+        save_key,
+        preflight,
+        summary,
+    ]
     asked: list[int] = []  # steps that asked something, for Esc
     i = 0
     while i < len(steps):
@@ -118,8 +151,11 @@ def system_checks(ui: Ui, workdir: Path, a: Answers) -> bool:
 
 def choose_source(ui: Ui, workdir: Path, a: Answers) -> bool:
     header(ui, "Compute source")
-    choice = choose("Select a compute source:", [Choice(p, label) for p, label in LABELS.items()],
-                    default=a.provider if a.provider in LABELS else "huggingface")
+    choice = choose(
+        "Select a compute source:",
+        [Choice(p, label) for p, label in LABELS.items()],
+        default=a.provider if a.provider in LABELS else "huggingface",
+    )
     if choice != a.provider:
         a.provider, a.model, a.key = choice, None, None
     return True
@@ -148,7 +184,8 @@ def choose_dataset(ui: Ui, workdir: Path, a: Answers) -> bool:
 
     known = [d for d, _ in DATASETS]
     choices = [Choice(d, label) for d, label in DATASETS] + [
-        Choice(OTHER_DATASET, "another dataset id (org/name) or a local .json/.jsonl/.parquet file")]
+        Choice(OTHER_DATASET, "another dataset id (org/name) or a local .json/.jsonl/.parquet file")
+    ]
     picked = choose("Pick a dataset:", choices, default=a.dataset if a.dataset in known else OTHER_DATASET)
     if picked != OTHER_DATASET:
         a.dataset = picked
@@ -161,17 +198,23 @@ def choose_dataset(ui: Ui, workdir: Path, a: Answers) -> bool:
         except UsageError:
             return False
 
-    a.dataset = text("Dataset id or file:", default="" if a.dataset in known else a.dataset, validate=valid,
-                     invalid="not a known alias, an org/name id, or an existing .json/.jsonl/.parquet file"
-                     ).strip()
+    a.dataset = text(
+        "Dataset id or file:",
+        default="" if a.dataset in known else a.dataset,
+        validate=valid,
+        invalid="not a known alias, an org/name id, or an existing .json/.jsonl/.parquet file",
+    ).strip()
     return True
 
 
 def choose_count(ui: Ui, workdir: Path, a: Answers) -> bool:
     ui.print("\nLimit the run to N instances? Leave blank to run all of the dataset.")
-    answer = text("How many instances?", default=str(a.count or DEFAULT_COUNT),
-                  validate=lambda v: not v.strip() or (v.strip().isdigit() and int(v) > 0),
-                  invalid="a whole number above 0, or blank for all").strip()
+    answer = text(
+        "How many instances?",
+        default=str(a.count or DEFAULT_COUNT),
+        validate=lambda v: not v.strip() or (v.strip().isdigit() and int(v) > 0),
+        invalid="a whole number above 0, or blank for all",
+    ).strip()
     a.count = int(answer) if answer else None
     return True
 
@@ -198,8 +241,12 @@ def mode_rows(settings: Settings, count: int | None) -> list[tuple[str, str]]:
 
 def keychain_label(backend: str) -> str:
     """The keyring backend as a person knows it."""
-    for marker, label in (("macOS", "macOS Keychain"), ("Windows", "Windows Credential Locker"),
-                          ("SecretService", "Linux Secret Service"), ("kwallet", "KWallet")):
+    for marker, label in (
+        ("macOS", "macOS Keychain"),
+        ("Windows", "Windows Credential Locker"),
+        ("SecretService", "Linux Secret Service"),
+        ("kwallet", "KWallet"),
+    ):
         if marker.lower() in backend.lower():
             return f"{label} ({backend})"
     return backend
@@ -253,9 +300,14 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
     provider = a.source
     header(ui, "Summary")
     profile = profiles.active_profile(provider) or "default"
-    rows = [("Compute", f"{LABELS[provider]} → {a.model}"), ("Profile", profile),
-            ("Dataset", a.dataset), ("Count", str(a.count) if a.count else "all"),
-            *mode_rows(load_settings(workdir, no_input=True, **a.flags()), a.count), ("Harness", a.harness)]
+    rows = [
+        ("Compute", f"{LABELS[provider]} → {a.model}"),
+        ("Profile", profile),
+        ("Dataset", a.dataset),
+        ("Count", str(a.count) if a.count else "all"),
+        *mode_rows(load_settings(workdir, no_input=True, **a.flags()), a.count),
+        ("Harness", a.harness),
+    ]
     if a.key is not None:
         rows.insert(1, ("Key", f"from {a.key.source}" if a.key.value else "none"))
     for name, value in rows:
@@ -263,10 +315,19 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
     ready = a.harness == READY
     if not ready:
         ui.print("  The harness is not ready yet: saving is the default; `swebench preflight` checks it.")
-    action = choose("Ready:", [Choice("run", "Run now"), Choice("save", "Save these defaults and exit")],
-                    default="run" if ready else "save")
-    write_config(workdir, provider=provider, model=a.chosen_model, dataset=a.dataset,
-                 count=0 if a.count is None else a.count, agent=a.agent)  # count blank: the whole dataset
+    action = choose(
+        "Ready:",
+        [Choice("run", "Run now"), Choice("save", "Save these defaults and exit")],
+        default="run" if ready else "save",
+    )
+    write_config(
+        workdir,
+        provider=provider,
+        model=a.chosen_model,
+        dataset=a.dataset,
+        count=0 if a.count is None else a.count,
+        agent=a.agent,
+    )  # count blank: the whole dataset
     ui.print(f"  {OK} Saved defaults to {workdir / '.env'} (no keys).")
     if action == "run":
         run_screen(ui, workdir, a.flags(), key=a.key.value if a.key else None)
