@@ -19,14 +19,7 @@ def check() -> None:
 
 
 def evaluate(graph) -> None:
+    from swebench_tasks.backends import local
+
     check()
-    graph.run_harness(
-        dataset=graph.dataset_file,
-        predictions=graph.predictions_file,
-        instance_ids=graph.selected_ids(),
-        run_id=graph.run_id,
-        model_name=graph.settings.model_name,
-        stage="evaluate",
-        label="Running harness evaluation on Modal",
-        modal=True,
-    )
+    local.evaluate(graph, label="Running harness evaluation on Modal", modal=True)
