@@ -149,7 +149,9 @@ def test_setup_saves_agent_mode_and_run_uses_it(workspace, instance_dataset, doc
                      "-d", str(dataset), "--agent", "mini-swe-agent")
     assert setup.returncode == 0, setup.stderr
     assert json.loads(setup.stdout)["saved"]["SWEBENCH_AGENT"] == "mini-swe-agent"
-    assert "SWEBENCH_AGENT=mini-swe-agent" in Path(".env").read_text().splitlines()
+    from dotenv import dotenv_values
+
+    assert dotenv_values(".env", interpolate=False)["SWEBENCH_AGENT"] == "mini-swe-agent"
     try:
         out = swebench("run", "--no-input", "--json", "--no-preflight", "--generate-only", timeout=900)
         assert out.returncode == 0, out.stderr
