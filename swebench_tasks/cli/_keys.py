@@ -1,17 +1,14 @@
-"""What `secrets` and `profiles` share: reading a key without argv, checking it live, the Ui."""
+"""What `secrets` and `profiles` share: reading a key without argv, the Ui (the live check is
+`usecases.validate_key`)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
 from swebench_tasks.errors import UsageError
-
-if TYPE_CHECKING:
-    from swebench_tasks.providers import OnWait
 
 
 def ui_for(ctx: click.Context, no_input: bool | None, json_mode: bool | None):
@@ -48,17 +45,3 @@ def read_key(provider: str, *, stdin: bool, from_env: str | None, interactive: b
     import getpass
 
     return sanitize_key(getpass.getpass(f"{provider} key (input hidden): "))
-
-
-def validate(provider: str, key: str, on_wait: OnWait | None = None) -> None:
-    """Ask the provider whether it accepts the key (AuthError/ProviderError: exit 3);
-    `on_wait` hears of each rate-limit or backoff wait on the way."""
-    if provider == "sb-cli":  # the hosted evaluator's key is checked by asking for its quotas
-        from swebench_tasks.backends.sbcli import validate_key
-
-        validate_key(key, on_wait)
-        return
-    from swebench_tasks.providers import get_provider
-    from swebench_tasks.secrets import key_fix
-
-    get_provider(provider, key=key, on_wait=on_wait, key_fix=key_fix).validate_key()

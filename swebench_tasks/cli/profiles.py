@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from swebench_tasks.cli import global_options
-from swebench_tasks.cli._keys import keyed_provider, read_key, ui_for, validate
+from swebench_tasks.cli._keys import keyed_provider, read_key, ui_for
 from swebench_tasks.providers import NAMES
+from swebench_tasks.usecases import validate_key
 
 PROVIDER = click.option("--provider", required=True, metavar="P", help=", ".join(NAMES))
 PROFILE = click.option("--profile", required=True, metavar="NAME", help="The profile's name.")
@@ -110,7 +111,7 @@ def set_key(ctx, provider: str, profile: str, from_stdin: bool, from_env: str | 
     keyed_provider(provider)
     profiles.require(provider, profile)
     key = read_key(provider, stdin=from_stdin, from_env=from_env, interactive=False)
-    validate(provider, key, on_wait=ui_for(ctx, no_input, json_mode).wait_line)
+    validate_key(provider, key, on_wait=ui_for(ctx, no_input, json_mode).wait_line)
     backend = secrets.store_key(provider, key, profile=profile)
     _done(
         ctx,

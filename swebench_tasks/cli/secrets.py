@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from swebench_tasks.cli import global_options
-from swebench_tasks.cli._keys import keyed_provider, read_key, ui_for, validate
+from swebench_tasks.cli._keys import keyed_provider, read_key, ui_for
+from swebench_tasks.usecases import validate_key
 
 PROFILE = click.option(
     "--profile", default=None, metavar="NAME", help="A named profile (default: the default profile, account PROVIDER)."
@@ -33,7 +34,7 @@ def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, js
     if profile and provider != "sb-cli":
         profiles.require(provider, profile)
     key = read_key(provider, stdin=from_stdin, from_env=None, interactive=ui.interactive)
-    validate(provider, key, on_wait=ui.wait_line)
+    validate_key(provider, key, on_wait=ui.wait_line)
     backend = secrets.store_key(provider, key, profile=profile)
     account = secrets.account(provider, profile)
     if ui.json:

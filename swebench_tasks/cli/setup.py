@@ -12,42 +12,6 @@ from swebench_tasks.errors import UsageError
 from swebench_tasks.providers import NAMES
 
 
-def write_config(
-    workdir: Path, *, provider: str, model: str, dataset: str | None, count: int | None, agent: str | None = None
-) -> dict[str, str]:
-    """The saved defaults a later `swebench run` (and Quick Run) uses; every value is checked
-    before anything is written, and it is refused while a run holds the working directory,
-    whose settings it would change under it."""
-    from swebench_tasks import files
-    from swebench_tasks.config import PROVIDERS, Paths, check_text, save_defaults
-    from swebench_tasks.datasets import resolve
-
-    for flag, value in (("--provider", provider), ("--model", model), ("--dataset", dataset)):
-        check_text(flag, value)
-    if provider not in PROVIDERS:
-        raise UsageError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}")
-    if count is not None and count < 0:
-        raise UsageError(f"--count must be positive, got {count}", fix="pass e.g. --count 5")
-    if dataset is not None:
-        resolve(dataset, workdir)  # an alias, an existing file or a Hub id, else exit 2 with the fix
-    # None leaves the saved value alone; 0 means the whole dataset.
-    values = {
-        "SWEBENCH_PROVIDER": provider,
-        "SWEBENCH_MODEL": model,
-        "SWEBENCH_DATASET": dataset,
-        "SWEBENCH_COUNT": None if count is None else str(count),
-        "SWEBENCH_AGENT": agent,
-    }
-    with files.hold(Paths(workdir)):
-        save_defaults(workdir, values)
-    from swebench_tasks import profiles
-
-    active = profiles.active_profile(provider)
-    if active:  # a named profile remembers its model (see config.profile_model)
-        profiles.set_model(provider, active, model)
-    return {k: v for k, v in values.items() if v is not None}
-
-
 @click.command("setup")
 @click.option("--provider", default=None, help=f"{', '.join(NAMES)}.")
 @click.option("--model", default=None, help="Model id.")
@@ -69,6 +33,8 @@ def command(ctx, provider, model, dataset, count, agent, no_input, json_mode) ->
                 "setup without prompts needs --provider and --model",
                 fix="swebench setup --no-input --provider openai --model gpt-4o-mini",
             )
+        from swebench_tasks.usecases import write_config
+
         saved = write_config(Path.cwd(), provider=provider, model=model, dataset=dataset, count=count, agent=agent)
         if ui.json:
             ui.emit({"saved": saved, "env_file": str(Path.cwd() / ".env")})

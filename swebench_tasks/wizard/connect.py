@@ -48,10 +48,10 @@ def show_waits(ui: Ui):
 
 def validate_key(ui: Ui, provider: str, key: str) -> None:
     """The live check `swebench secrets set` makes; AuthError/ProviderError as it raises them."""
-    from swebench_tasks.cli._keys import validate
+    from swebench_tasks import usecases
 
     with ui.console.status("Validating key..."):
-        validate(provider, key, on_wait=show_waits(ui))
+        usecases.validate_key(provider, key, on_wait=show_waits(ui))
     ui.print(f"  Validating key... {OK}")
 
 

@@ -27,11 +27,11 @@ class Fix:
 
 def run_preflight(ui: Ui, workdir: Path, flags: dict, key: str | None) -> str:
     """Preflight until it passes or the user moves on; the harness status for the summary."""
-    from swebench_tasks.cli.preflight import execute
+    from swebench_tasks.usecases import preflight
 
     while True:
         ui.print("")
-        document = execute(ui, workdir, flags, key=key, check=False)
+        document = preflight(ui, workdir, flags, key=key, check=False)
         if document["ok"]:
             ui.print(f"  {OK} Preflight passed.")
             return READY

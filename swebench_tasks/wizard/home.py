@@ -46,7 +46,7 @@ def home(ui: Ui, workdir: Path) -> None:
 
 def help_docs(ui: Ui, workdir: Path) -> bool:
     """The `swebench help` pane."""
-    from swebench_tasks.cli.help import HELP_TEXT
+    from swebench_tasks.helptext import HELP_TEXT
 
     header(ui, "Help & Docs")
     ui.print(HELP_TEXT, markup=False)

@@ -293,8 +293,8 @@ def preflight(ui: Ui, workdir: Path, a: Answers) -> bool:
 def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
     """Show what will run, save it as the defaults, and run it now if asked."""
     from swebench_tasks import profiles
-    from swebench_tasks.cli.setup import write_config
     from swebench_tasks.config import load_settings
+    from swebench_tasks.usecases import write_config
     from swebench_tasks.wizard.home import run_screen
 
     provider = a.source

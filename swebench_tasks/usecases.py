@@ -1,0 +1,119 @@
+"""The use cases both fronts share: save the defaults, check a key live, preflight a selection.
+
+They live in the core so the wizard need not import the CLI (nor the CLI the wizard's screens):
+each front parses and prompts, then calls the same function with a Ui and any callbacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from swebench_tasks.errors import UsageError
+
+if TYPE_CHECKING:
+    from swebench_tasks.providers import OnWait
+    from swebench_tasks.ui import Ui
+
+
+def write_config(
+    workdir: Path, *, provider: str, model: str, dataset: str | None, count: int | None, agent: str | None = None
+) -> dict[str, str]:
+    """The saved defaults a later `swebench run` (and Quick Run) uses; every value is checked
+    before anything is written, and it is refused while a run holds the working directory,
+    whose settings it would change under it."""
+    from swebench_tasks import files
+    from swebench_tasks.config import PROVIDERS, Paths, check_text, save_defaults
+    from swebench_tasks.datasets import resolve
+
+    for flag, value in (("--provider", provider), ("--model", model), ("--dataset", dataset)):
+        check_text(flag, value)
+    if provider not in PROVIDERS:
+        raise UsageError(f"unknown provider {provider!r}", fix=f"use one of: {', '.join(PROVIDERS)}")
+    if count is not None and count < 0:
+        raise UsageError(f"--count must be positive, got {count}", fix="pass e.g. --count 5")
+    if dataset is not None:
+        resolve(dataset, workdir)  # an alias, an existing file or a Hub id, else exit 2 with the fix
+    # None leaves the saved value alone; 0 means the whole dataset.
+    values = {
+        "SWEBENCH_PROVIDER": provider,
+        "SWEBENCH_MODEL": model,
+        "SWEBENCH_DATASET": dataset,
+        "SWEBENCH_COUNT": None if count is None else str(count),
+        "SWEBENCH_AGENT": agent,
+    }
+    with files.hold(Paths(workdir)):
+        save_defaults(workdir, values)
+    from swebench_tasks import profiles
+
+    active = profiles.active_profile(provider)
+    if active:  # a named profile remembers its model (see config.profile_model)
+        profiles.set_model(provider, active, model)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def validate_key(provider: str, key: str, on_wait: OnWait | None = None) -> None:
+    """Ask the provider whether it accepts the key (AuthError/ProviderError: exit 3);
+    `on_wait` hears of each rate-limit or backoff wait on the way."""
+    if provider == "sb-cli":  # the hosted evaluator's key is checked by asking for its quotas
+        from swebench_tasks.backends import sbcli
+
+        sbcli.validate_key(key, on_wait)
+        return
+    from swebench_tasks.providers import get_provider
+    from swebench_tasks.secrets import key_fix
+
+    get_provider(provider, key=key, on_wait=on_wait, key_fix=key_fix).validate_key()
+
+
+def preflight(ui: Ui, workdir: Path, flags: dict, *, key: str | None = None, check: bool = True) -> dict:
+    """Run the preflight tasks for a selection, show (or emit) the result, raise its failure.
+
+    The wizard passes a `key` it has just validated and not stored, and `check=False` to get
+    the failure in the document (its `error` and `tasks.failed`) instead.
+    """
+    from swebench_tasks import files
+    from swebench_tasks import preflight as checks
+    from swebench_tasks.config import load_settings
+    from swebench_tasks.errors import SwebenchError
+    from swebench_tasks.run import resolve_key
+    from swebench_tasks.tasks import Graph, run_graph
+    from swebench_tasks.ui import RunProgress
+
+    settings = load_settings(workdir, no_input=ui.no_input, json=ui.json, **flags)
+    graph = Graph(settings, ui)
+    failure: SwebenchError | None = None
+    with files.hold(settings.paths):
+        try:
+            graph.key = key or (resolve_key(settings, ui) if settings.provider else None)
+        except UsageError:
+            pass  # the key task says so, in its place after the system checks
+        with RunProgress(ui) as graph.progress:
+            try:
+                run_graph(graph, ["preflight"])
+            except SwebenchError as exc:
+                failure = exc
+    document = checks.summary(graph, failure)
+    if ui.json:
+        ui.emit(document)
+    else:
+        _render_cached(ui, document)
+    if failure is not None and check:
+        raise failure
+    return document
+
+
+def _render_cached(ui: Ui, document: dict) -> None:
+    """The steps that were cached (the ones that ran printed their lines as they went)."""
+    from swebench_tasks.preflight import Check
+
+    cached = set(document["tasks"]["up_to_date"])
+    if "preflight:system" in cached:
+        ui.print("System checks (unchanged since they passed):", markup=False)
+        for c in document["checks"]:
+            ui.print(f"  {Check(c['name'], c['ok'], c['detail'], c['fix'], c['required']).line()}", markup=False)
+    for step, field in (("key", "provider"), ("image", "image"), ("smoke", "instance_id")):
+        if f"preflight:{step}" in cached:
+            ui.print(f"✔ {step}: {(document[step] or {}).get(field, '')} (cached)", markup=False)
+    if document["ok"]:
+        ui.print("Preflight passed.", markup=False)
