@@ -13,8 +13,8 @@ Tunable through the environment (tests set them to keep retries quick):
   `Retry-After` asks for.
 - `SWEBENCH_HTTP_TIMEOUT` (default: per call, 30 s for listings, 600 s for chat): read timeout.
 
-httpx is imported inside functions: importing it costs ~230 ms, and `swebench --help`
-must not pay for it.
+httpx and tenacity (which runs the retries) are imported inside functions: importing httpx
+costs ~230 ms, and `swebench --help` must not pay for it.
 """
 
 from __future__ import annotations
