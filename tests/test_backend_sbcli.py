@@ -333,3 +333,33 @@ def test_preflight_check_reports_key_and_quota(lite, sbcli_server, sbcli_env):
     sbcli_server.quotas["swe-bench_lite"]["test"] = 0
     assert not checks(KEY)["sb-cli quota"]["ok"]
     assert not checks("")["sb-cli key"]["ok"]
+
+
+def test_service_retry_policy_through_the_real_client(sbcli_env, sbcli_server):
+    """Every wait is reported, then slept (injected); Retry-After is honoured; the budget is bounded."""
+    from swebench_tasks.backends.sbcli import ATTEMPTS, Service
+    from swebench_tasks.errors import ProviderError
+
+    waits: list[tuple[float, str]] = []
+    slept: list[float] = []
+    service = Service(KEY, on_wait=lambda seconds, why: waits.append((seconds, why)), sleep=slept.append)
+
+    sbcli_server.fail(429, path="/get-quotas", retry_after="7", message="Too Many Requests")
+    sbcli_server.fail(503, path="/get-quotas", message="busy")
+    assert service.quotas()
+    assert waits == [(7.0, "get-quotas: 429: Too Many Requests"), (2.0, "get-quotas: 503: busy")]
+    assert slept == [7.0, 2.0]
+
+    waits.clear()
+    slept.clear()
+    sbcli_server.fail(503, path="/get-quotas", times=ATTEMPTS, message="busy")
+    with pytest.raises(ProviderError, match="failed get-quotas: 503: busy"):
+        service.quotas()
+    assert slept == [1.0, 2.0, 4.0, 8.0][: ATTEMPTS - 1] and len(waits) == ATTEMPTS - 1
+
+    waits.clear()
+    slept.clear()
+    sbcli_server.fail(400, path="/get-quotas", message="bad request")
+    with pytest.raises(ProviderError, match="failed get-quotas: 400: bad request"):  # not retried
+        service.quotas()
+    assert waits == [] and slept == []

@@ -102,6 +102,11 @@ class Refused(Exception):
         self.message = message
         self.retry_after = retry_after
 
+    @property
+    def transient(self) -> bool:
+        """No answer, a 429 or a 5xx: a later attempt may succeed."""
+        return self.status in (0, 429) or self.status >= 500
+
 
 @dataclass
 class ServiceRun:
@@ -121,9 +126,12 @@ class Service:
     instead of returning, so those three requests are made here exactly as sb-cli makes them.
     """
 
-    def __init__(self, key: str, wait: Callable[[float, str], None]):
+    def __init__(
+        self, key: str, on_wait: Callable[[float, str], None] | None = None, sleep: Callable[[float], None] = time.sleep
+    ):
         self.key = key
-        self.wait = wait  # shows a wait, then sleeps it
+        self.on_wait = on_wait  # told of every wait before it is slept
+        self.sleep = sleep
 
     @property
     def url(self) -> str:
@@ -198,7 +206,9 @@ class Service:
 
         A bad key or a used-up quota stops at once; other refusals go back to the caller.
         """
-        for attempt in range(ATTEMPTS):
+        import tenacity
+
+        def attempt() -> dict:
             try:
                 return call()
             except Refused as exc:
@@ -214,13 +224,36 @@ class Service:
                         f"SWE-bench API quota exceeded: {self.clean(exc.message)}",
                         fix="check `sb-cli get-quotas`; quotas refresh over time",
                     ) from None
-                if 0 < exc.status < 500 and exc.status != 429:
-                    raise
-                if attempt == ATTEMPTS - 1:
-                    raise self._failure(what, exc) from None
-                delay = exc.retry_after if exc.status == 429 and exc.retry_after is not None else 2.0**attempt
-                self.wait(min(delay, MAX_WAIT), f"{what}: {self.clean(str(exc))}")
-        raise AssertionError("unreachable")
+                raise
+
+        def failed(state: tenacity.RetryCallState) -> Refused:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            assert isinstance(exc, Refused)
+            return exc
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            """Retry-After on a 429 that gives one, else 1, 2, 4, ... s; never past MAX_WAIT."""
+            exc = failed(state)
+            asked = exc.retry_after if exc.status == 429 else None
+            return min(asked if asked is not None else 2.0 ** (state.attempt_number - 1), MAX_WAIT)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            if self.on_wait is not None and state.next_action is not None:
+                self.on_wait(state.next_action.sleep, f"{what}: {self.clean(str(failed(state)))}")
+
+        try:
+            return tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(ATTEMPTS),
+                wait=wait,
+                retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, Refused) and exc.transient),
+                before_sleep=before_sleep,
+                sleep=self.sleep,
+                reraise=True,
+            )(attempt)
+        except Refused as exc:
+            if not exc.transient:
+                raise
+            raise self._failure(what, exc) from None
 
     def _failure(self, what: str, exc: Refused) -> ProviderError:
         return ProviderError(
@@ -243,12 +276,7 @@ def _seconds(value: str | None) -> float | None:
 def validate_key(key: str, on_wait: Callable[[float, str], None] | None = None) -> None:
     """`swebench secrets set sb-cli`: the key is good if the service shows its quotas."""
 
-    def wait(seconds: float, why: str) -> None:
-        if on_wait is not None:
-            on_wait(seconds, why)
-        time.sleep(seconds)
-
-    Service(key, wait=wait).quotas()
+    Service(key, on_wait=on_wait).quotas()
 
 
 # -- preflight ------------------------------------------------------------------------------
@@ -266,7 +294,7 @@ def check(settings, key: str | None) -> list:
     checks = [Check("sb-cli selection", True, f"{subset}/{split}")]
     if not key:
         return checks + [failed("sb-cli key", UsageError("no SWEBENCH_API_KEY", fix=key_fix(OWNER)))]
-    service = Service(key, wait=lambda seconds, why: time.sleep(seconds))
+    service = Service(key)
     try:
         quotas = service.quotas()
     except AuthError as exc:
@@ -380,7 +408,7 @@ def evaluate(graph) -> None:
     reasons: dict[str, str] = {}
     members: dict[str, list[str]] = {}
     if patches:
-        service = Service(graph.service_key or service_key(s), wait=_waiter(graph, "evaluate"))
+        service = Service(graph.service_key or service_key(s), on_wait=graph.waiter("evaluate"))
         pending = {i: p for i, p in patches.items() if record.run_of(i, p, subset, split) is None}
         if pending:
             reasons.update(_send(graph, service, record, pending, subset, split))
@@ -399,14 +427,6 @@ def evaluate(graph) -> None:
             record.sent.pop(iid, None)
         record.save()
     _write(graph, ids, patches, verdicts, reasons, members)
-
-
-def _waiter(graph, stage: str) -> Callable[[float, str], None]:
-    def wait(seconds: float, why: str) -> None:
-        graph.progress.wait(stage, seconds, why)
-        time.sleep(seconds)
-
-    return wait
 
 
 def _send(graph, service: Service, record: Record, pending: dict[str, str], subset: str, split: str) -> dict[str, str]:

@@ -13,8 +13,8 @@ Tunable through the environment (tests set them to keep retries quick):
   `Retry-After` asks for.
 - `SWEBENCH_HTTP_TIMEOUT` (default: per call, 30 s for listings, 600 s for chat): read timeout.
 
-httpx is imported inside functions: importing it costs ~230 ms, and `swebench --help`
-must not pay for it.
+httpx and tenacity (which runs the retries) are imported inside functions: importing httpx
+costs ~230 ms, and `swebench --help` must not pay for it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from swebench_tasks.errors import AuthError, PromptRejected, ProviderError, UsageError
+from swebench_tasks.errors import AuthError, PromptRejected, ProviderError, SwebenchError, UsageError
 from swebench_tasks.providers import OnWait, ToolsUnsupported
 
 LIST_TIMEOUT = 30.0
@@ -249,12 +249,14 @@ class Http:
 
     def _send(self, method: str, path: str, *, body, params, timeout, on_wait, stream):
         import httpx
+        import tenacity
 
         policy = RetryPolicy.from_env()
         timeout = _env_number("SWEBENCH_HTTP_TIMEOUT", timeout)
         url = self.url(path)
-        retry = 0
-        while True:
+        waits = 0
+
+        def attempt():
             try:
                 request = self.client().build_request(
                     method,
@@ -265,12 +267,9 @@ class Http:
                 )
                 response = self.client().send(request, stream=stream)
             except _transport_errors() as exc:
-                if retry >= policy.max_retries:
-                    raise self._unreachable(method, path, exc) from None
-                wait = policy.backoff(retry)
-                self._wait(on_wait, wait, f"{self.provider} unreachable ({_reason(exc)}); retrying")
-                retry += 1
-                continue
+                raise _Retry(
+                    f"{self.provider} unreachable ({_reason(exc)}); retrying", self._unreachable(method, path, exc)
+                ) from None
             status = response.status_code
             if status < 400:
                 return response
@@ -288,52 +287,88 @@ class Http:
                         f"{self.provider} quota exhausted: {error_message(content, self.secret)}",
                         fix=f"add credit or raise the quota of your {self.provider} account",
                     )
-                if retry >= policy.max_retries:
-                    raise ProviderError(
-                        f"{self.provider} still rate-limited (429) at {method} {url} after {retry} waits",
+                raise _Retry(
+                    f"{self.provider} rate limit (429); waiting",
+                    ProviderError(
+                        f"{self.provider} still rate-limited (429) at {method} {url} after {waits} waits",
                         fix="wait a minute and rerun, or lower --max-workers",
-                    )
-                asked = retry_after_seconds(response.headers)
-                wait = min(asked if asked is not None else policy.backoff(retry), policy.max_wait)
-                self._wait(on_wait, wait, f"{self.provider} rate limit (429); waiting")
-                retry += 1
-                continue
-            if status >= 500 and retry < policy.max_retries:
-                wait = policy.backoff(retry)
-                self._wait(on_wait, wait, f"{self.provider} server error ({status}); retrying")
-                retry += 1
-                continue
-            message = error_message(content, self.secret)
-            if status < 500 and isinstance(body, dict) and body.get("tools") and "tool" in message.lower():
-                raise ToolsUnsupported(
-                    f"{self.provider} refused tool calls ({status}): {message}",
-                    fix="use a model that supports tools, or the text protocol",
+                    ),
+                    retry_after_seconds(response.headers),
                 )
-            problem = prompt_problem(status, content)
-            if problem is not None:
-                why, fix = problem
-                raise PromptRejected(f"{self.provider} refused this prompt ({status}, {why}): {message}", fix=fix)
-            raise ProviderError(
-                f"{self.provider} {method} {url} failed ({status}): {message}",
-                fix=(
-                    f"{self.provider} is having trouble; rerun later"
-                    if status >= 500
-                    else "check the model name and request"
-                ),
-            )
+            refusal = self._refusal(method, url, status, content, body)
+            if status >= 500:
+                raise _Retry(f"{self.provider} server error ({status}); retrying", refusal)
+            raise refusal
 
-    def _wait(self, on_wait: OnWait | None, seconds: float, reason: str) -> None:
-        on_wait = on_wait or self.on_wait
-        if on_wait is not None:
-            on_wait(seconds, reason)
-        if seconds > 0:
-            self.sleep(seconds)
+        def wait(state: tenacity.RetryCallState) -> float:
+            """Retry-After when a 429 gave one, else the policy's backoff; never past max_wait."""
+            asked = _retry_of(state).asked
+            backoff = policy.backoff(state.attempt_number - 1)
+            return min(asked if asked is not None else backoff, policy.max_wait)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            nonlocal waits
+            waits += 1
+            notify = on_wait or self.on_wait
+            if notify is not None and state.next_action is not None:
+                notify(state.next_action.sleep, _retry_of(state).reason)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.max_retries + 1),
+            wait=wait,
+            retry=tenacity.retry_if_exception_type(_Retry),
+            before_sleep=before_sleep,
+            sleep=lambda seconds: self.sleep(seconds) if seconds > 0 else None,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _Retry as exc:
+            raise exc.final from None
+
+    def _refusal(self, method: str, url: str, status: int, content: bytes, body: dict | None) -> SwebenchError:
+        """The one error for a reply no retry fixes (or a 5xx after the last retry)."""
+        message = error_message(content, self.secret)
+        if status < 500 and isinstance(body, dict) and body.get("tools") and "tool" in message.lower():
+            return ToolsUnsupported(
+                f"{self.provider} refused tool calls ({status}): {message}",
+                fix="use a model that supports tools, or the text protocol",
+            )
+        problem = prompt_problem(status, content)
+        if problem is not None:
+            why, fix = problem
+            return PromptRejected(f"{self.provider} refused this prompt ({status}, {why}): {message}", fix=fix)
+        return ProviderError(
+            f"{self.provider} {method} {url} failed ({status}): {message}",
+            fix=(
+                f"{self.provider} is having trouble; rerun later"
+                if status >= 500
+                else "check the model name and request"
+            ),
+        )
 
     def _unreachable(self, method: str, path: str, exc: Exception) -> ProviderError:
         return ProviderError(
             f"cannot reach {self.provider} at {self.url(path)} ({_reason(exc)})",
             fix="check the network" + (f" or {self.endpoint_env}" if self.endpoint_env else ""),
         )
+
+
+class _Retry(Exception):
+    """A failure another attempt may fix: the wait's reason, the error if none is left, Retry-After."""
+
+    def __init__(self, reason: str, final: SwebenchError, asked: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.final = final
+        self.asked = asked
+
+
+def _retry_of(state: Any) -> _Retry:
+    """The retryable failure of the attempt tenacity is about to wait after."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    assert isinstance(exc, _Retry)
+    return exc
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
