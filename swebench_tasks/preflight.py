@@ -487,16 +487,11 @@ def key_skipped(graph: Graph) -> str | None:
     return f"{s.provider} needs no key" if key_env(s.provider) is None else None
 
 
-def _key(graph: Graph) -> str | None:
-    """The key the run uses: the graph's, else resolved without prompting."""
-    return graph.run_key()
-
-
 def key_state(graph: Graph) -> dict:
     from swebench_tasks.secrets import key_fingerprint
 
     try:
-        key = _key(graph)
+        key = graph.run_key()
     except SwebenchError:
         key = None
     return {
@@ -513,7 +508,7 @@ def validate_key(graph: Graph) -> None:
 
     s = graph.settings
     name = s.chosen_provider()
-    key = _key(graph)
+    key = graph.run_key()
     if not key:
         if graph.stale_generations() == []:
             graph.progress.note("✔ key: not needed (every patch is already generated)")
