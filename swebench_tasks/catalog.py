@@ -17,7 +17,7 @@ from swebench_tasks.providers import ModelInfo, OnWait, get_provider
 
 def fetch_catalog(provider: str, key: str | None, path: Path | str, on_wait: OnWait | None = None) -> list[ModelInfo]:
     """List the provider's models live and write them to `path` (atomically)."""
-    from swebench_tasks.secrets import key_fix
+    from swebench_tasks.keys import key_fix
 
     client = get_provider(provider, key=key, on_wait=on_wait, key_fix=key_fix)
     models = client.list_models()

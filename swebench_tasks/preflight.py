@@ -477,7 +477,7 @@ def run_system(graph: Graph) -> SystemReport:
 
 def key_skipped(graph: Graph) -> str | None:
     """Why there is no provider key to validate; None when there is one."""
-    from swebench_tasks.secrets import key_env
+    from swebench_tasks.keys import key_env
 
     s = graph.settings
     if not s.needs_provider:
@@ -488,7 +488,7 @@ def key_skipped(graph: Graph) -> str | None:
 
 
 def key_state(graph: Graph) -> dict:
-    from swebench_tasks.secrets import key_fingerprint
+    from swebench_tasks.keys import key_fingerprint
 
     try:
         key = graph.run_key()
@@ -503,8 +503,8 @@ def key_state(graph: Graph) -> dict:
 
 def validate_key(graph: Graph) -> None:
     """The provider accepts the key (AuthError, exit 3, if not); only a fingerprint is recorded."""
+    from swebench_tasks.keys import key_fix
     from swebench_tasks.providers import get_provider
-    from swebench_tasks.secrets import key_fix
 
     s = graph.settings
     name = s.chosen_provider()
@@ -525,7 +525,7 @@ def validate_key(graph: Graph) -> None:
 
 def service_state(graph: Graph) -> dict:
     from swebench_tasks.backends.sbcli import service_key
-    from swebench_tasks.secrets import key_fingerprint
+    from swebench_tasks.keys import key_fingerprint
 
     try:
         key = graph.service_key or service_key(graph.settings)

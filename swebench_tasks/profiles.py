@@ -17,8 +17,8 @@ from pathlib import Path
 
 from swebench_tasks.errors import UsageError
 from swebench_tasks.files import write_atomic
+from swebench_tasks.keys import DEFAULT_PROFILE, account, key_env
 from swebench_tasks.providers import NAMES as PROVIDERS
-from swebench_tasks.secrets import DEFAULT_PROFILE, account, key_env
 
 APP = "swebench-runner"
 FILE = "profiles.json"
@@ -162,7 +162,7 @@ def set_model(provider: str, name: str, model: str | None) -> None:
 
 def rename(provider: str, old: str, new: str) -> None:
     """Rename a profile and move its keychain entry; refuses to overwrite an existing name."""
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     table, entry = _get(provider, old)
     check_name(new)
@@ -174,20 +174,20 @@ def rename(provider: str, old: str, new: str) -> None:
             fix=f"delete it first: `swebench profiles delete --provider {provider} --profile {new}`",
         )
     if key_env(provider):
-        key = secrets.read_key(provider, profile=old)
+        key = keys.read_key(provider, profile=old)
         if key is not None:
-            secrets.store_key(provider, key, profile=new)
+            keys.store_key(provider, key, profile=new)
     entry.models = {(new if n == old else n): m for n, m in entry.models.items()}
     if entry.active == old:
         entry.active = new
     save(table)
     if key_env(provider):
-        secrets.clear_key(provider, profile=old)
+        keys.clear_key(provider, profile=old)
 
 
 def delete(provider: str, name: str) -> None:
     """Forget a profile and its stored key; the default profile becomes active if it was."""
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     table, entry = _get(provider, name)
     if name == DEFAULT_PROFILE:
@@ -199,7 +199,7 @@ def delete(provider: str, name: str) -> None:
         entry.active = DEFAULT_PROFILE
     save(table)
     if key_env(provider):
-        secrets.clear_key(provider, profile=name)
+        keys.clear_key(provider, profile=name)
 
 
 def require(provider: str, name: str) -> None:
@@ -209,14 +209,14 @@ def require(provider: str, name: str) -> None:
 
 def listing() -> list[dict]:
     """One row per profile for `profiles list` (key presence included, never the key)."""
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     rows = []
     for provider, entry in load().items():
         for name, model in entry.models.items():
             has_key = None
             if key_env(provider):
-                has_key = secrets.key_status(provider, profile=name).in_keychain
+                has_key = keys.key_status(provider, profile=name).in_keychain
             rows.append(
                 {
                     "provider": provider,

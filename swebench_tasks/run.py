@@ -34,17 +34,17 @@ def resolve_key(settings: Settings, ui: Ui) -> str | None:
     """The provider key (environment, keychain, `.env` pointer, prompt); None if none is needed."""
     if not settings.needs_provider:
         return None
-    from swebench_tasks import profiles, secrets
+    from swebench_tasks import keys, profiles
 
     provider = settings.chosen_provider()
-    if secrets.key_env(provider) is None:  # ollama: no key
+    if keys.key_env(provider) is None:  # ollama: no key
         return None
     profile = settings.profile or profiles.active_profile(provider)
-    key = secrets.resolve_key(
+    key = keys.resolve_key(
         provider, profile=profile, workdir=settings.workdir, ask_secret=None if ui.json else ui.ask_secret
     )
     if not key:
-        raise UsageError(f"no API key for {provider}", fix=secrets.key_fix(provider, profile))
+        raise UsageError(f"no API key for {provider}", fix=keys.key_fix(provider, profile))
     return key
 
 

@@ -282,18 +282,18 @@ class Graph:
         prompting (environment, keychain, `.env` pointer): `swebench doit` and `dodo.py` have no
         front to resolve it, and stale generations there need it all the same."""
         if self.key is None and self.settings.needs_provider:
-            from swebench_tasks import profiles, secrets
+            from swebench_tasks import keys, profiles
 
             provider = self.settings.chosen_provider()
             profile = self.settings.profile or profiles.active_profile(provider)
-            self.key = secrets.resolve_key(provider, profile=profile, workdir=self.settings.workdir)
+            self.key = keys.resolve_key(provider, profile=profile, workdir=self.settings.workdir)
         return self.key
 
     def provider(self):
         with self._lock:
             if self._provider is None:
+                from swebench_tasks.keys import key_fix
                 from swebench_tasks.providers import get_provider
-                from swebench_tasks.secrets import key_fix
 
                 self._provider = get_provider(
                     self.settings.chosen_provider(),

@@ -60,8 +60,8 @@ def validate_key(provider: str, key: str, on_wait: OnWait | None = None) -> None
 
         sbcli.validate_key(key, on_wait)
         return
+    from swebench_tasks.keys import key_fix
     from swebench_tasks.providers import get_provider
-    from swebench_tasks.secrets import key_fix
 
     get_provider(provider, key=key, on_wait=on_wait, key_fix=key_fix).validate_key()
 

@@ -298,10 +298,10 @@ def test_unsupported_selection_is_refused_in_one_line(lite, sbcli_server, args, 
 
 
 def test_key_from_the_keychain_and_no_leak(lite, sbcli_server, keychain_env, monkeypatch):
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     monkeypatch.delenv("SWEBENCH_API_KEY")
-    secrets.store_key("sb-cli", KEY)
+    keys.store_key("sb-cli", KEY)
     out = run(env=keychain_env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["resolved"] == 3

@@ -44,11 +44,11 @@ def test_the_core_never_imports_rich_prompt() -> None:
 
 def test_every_registered_provider_declares_itself_once() -> None:
     """The registry is NAMES plus each module's INFO; the lists elsewhere are read from it."""
-    from swebench_tasks import config, profiles, secrets
+    from swebench_tasks import config, keys, profiles
     from swebench_tasks.providers import NAMES, info, infos
     from swebench_tasks.wizard.connect import LABELS
 
     assert [info(name).name for name in NAMES] == list(NAMES)
     assert sorted(i.menu for i in infos()) == list(range(1, len(NAMES) + 1))  # one place each in the wizard
     assert config.PROVIDERS == profiles.PROVIDERS == NAMES and set(LABELS) == set(NAMES)
-    assert secrets.key_env("sb-cli") == "SWEBENCH_API_KEY" and secrets.key_env("ollama") is None
+    assert keys.key_env("sb-cli") == "SWEBENCH_API_KEY" and keys.key_env("ollama") is None

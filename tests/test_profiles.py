@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from swebench_tasks import profiles, secrets
+from swebench_tasks import keys, profiles
 from swebench_tasks.errors import UsageError
 
 
@@ -80,7 +80,7 @@ def test_corrupted_file_is_reported_and_left_untouched(workspace):
 @pytest.mark.keychain
 def test_rename_and_delete_move_and_clear_keys(workspace, keychain, keychain_env):
     profiles.create("openai", "work", active=True)
-    secrets.store_key("openai", "sk-work-key-0123456789", profile="work")
+    keys.store_key("openai", "sk-work-key-0123456789", profile="work")
     profiles.rename("openai", "work", "job")
     assert keychain.lookup("openai:work") is None
     assert keychain.lookup("openai:job") == "sk-work-key-0123456789"

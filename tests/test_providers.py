@@ -63,7 +63,7 @@ def test_openai_refused_key_is_auth_error_never_retried_and_never_echoed(openai_
     assert len(openai_server.requests) == 1
     assert info.value.exit_code == 3
     assert key not in info.value.line() and "sk-te****" not in info.value.line()
-    assert "OPENAI_API_KEY" in info.value.fix  # how it says so depends on the keychain (tests/test_secrets.py)
+    assert "OPENAI_API_KEY" in info.value.fix  # how it says so depends on the keychain (tests/test_keys.py)
 
 
 def test_429_waits_as_retry_after_says_then_succeeds(openai_server):

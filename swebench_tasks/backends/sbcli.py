@@ -82,11 +82,11 @@ def supported(settings) -> None:
 
 def service_key(settings, *, ask_secret: Callable[[str], str] | None = None) -> str:
     """SWEBENCH_API_KEY, resolved exactly like a provider key (env, keychain, `.env` pointer, prompt)."""
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
-    key = secrets.resolve_key(OWNER, workdir=settings.workdir, ask_secret=ask_secret)
+    key = keys.resolve_key(OWNER, workdir=settings.workdir, ask_secret=ask_secret)
     if not key:
-        raise UsageError("no SWE-bench API key for --backend sb-cli", fix=secrets.key_fix(OWNER))
+        raise UsageError("no SWE-bench API key for --backend sb-cli", fix=keys.key_fix(OWNER))
     return key
 
 
@@ -213,7 +213,7 @@ class Service:
                 return call()
             except Refused as exc:
                 if exc.status in (401, 403):
-                    from swebench_tasks.secrets import key_fix
+                    from swebench_tasks.keys import key_fix
 
                     raise AuthError(
                         f"the SWE-bench API refused the key ({exc.status}: {self.clean(exc.message)})",
@@ -284,8 +284,8 @@ def validate_key(key: str, on_wait: Callable[[float, str], None] | None = None) 
 
 def check(settings, key: str | None) -> list:
     """Instead of Docker: the selection is on the service, the key is accepted, a run is left."""
+    from swebench_tasks.keys import key_fix
     from swebench_tasks.preflight import Check, failed
-    from swebench_tasks.secrets import key_fix
 
     try:
         subset, split = target(settings)

@@ -21,7 +21,7 @@ def ui_for(ctx: click.Context, no_input: bool | None, json_mode: bool | None):
 
 def keyed_provider(provider: str) -> str:
     """The provider's key variable; UsageError for an unknown provider or one without keys."""
-    from swebench_tasks.secrets import key_env
+    from swebench_tasks.keys import key_env
 
     env = key_env(provider)
     if env is None:
@@ -31,7 +31,7 @@ def keyed_provider(provider: str) -> str:
 
 def read_key(provider: str, *, stdin: bool, from_env: str | None, interactive: bool) -> str:
     """One key, from one stdin line, a named variable or a hidden prompt; sanitised."""
-    from swebench_tasks.secrets import sanitize_key
+    from swebench_tasks.keys import sanitize_key
 
     if stdin:
         return sanitize_key(sys.stdin.readline())

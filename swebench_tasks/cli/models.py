@@ -19,22 +19,22 @@ from swebench_tasks.providers import NAMES
 def command(ctx, provider: str, search: str | None, profile: str | None, no_input, json_mode) -> None:
     from dataclasses import asdict
 
-    from swebench_tasks import profiles, secrets
+    from swebench_tasks import keys, profiles
     from swebench_tasks.errors import UsageError
     from swebench_tasks.providers import get_provider, info
 
     ui = ui_from(ctx, no_input, json_mode)
     profiles.check_provider(provider)
     key = None
-    if secrets.key_env(provider):
+    if keys.key_env(provider):
         profile = profile or profiles.active_profile(provider)
         optional = info(provider).public_catalog
-        key = secrets.resolve_key(
+        key = keys.resolve_key(
             provider, profile=profile, workdir=Path.cwd(), ask_secret=None if optional else ui.ask_secret
         )
         if key is None and not optional:
-            raise UsageError(f"no {provider} key found", fix=secrets.key_fix(provider, profile))
-    client = get_provider(provider, key=key, on_wait=ui.wait_line, key_fix=secrets.key_fix)
+            raise UsageError(f"no {provider} key found", fix=keys.key_fix(provider, profile))
+    client = get_provider(provider, key=key, on_wait=ui.wait_line, key_fix=keys.key_fix)
     models = client.list_models()
     if search:
         models = [m for m in models if search.lower() in m.id.lower()]

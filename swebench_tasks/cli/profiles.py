@@ -100,7 +100,7 @@ def set_active(ctx, provider: str, profile: str, no_input, json_mode) -> None:
 @click.pass_context
 def set_key(ctx, provider: str, profile: str, from_stdin: bool, from_env: str | None, no_input, json_mode) -> None:
     """Validate a key live and store it for the profile (never from argv)."""
-    from swebench_tasks import profiles, secrets
+    from swebench_tasks import keys, profiles
     from swebench_tasks.errors import UsageError
 
     if from_stdin == bool(from_env):
@@ -112,7 +112,7 @@ def set_key(ctx, provider: str, profile: str, from_stdin: bool, from_env: str | 
     profiles.require(provider, profile)
     key = read_key(provider, stdin=from_stdin, from_env=from_env, interactive=False)
     validate_key(provider, key, on_wait=ui_for(ctx, no_input, json_mode).wait_line)
-    backend = secrets.store_key(provider, key, profile=profile)
+    backend = keys.store_key(provider, key, profile=profile)
     _done(
         ctx,
         no_input,
@@ -120,7 +120,7 @@ def set_key(ctx, provider: str, profile: str, from_stdin: bool, from_env: str | 
         f"{provider}: key validated and stored for profile {profile} ({backend})",
         provider=provider,
         profile=profile,
-        account=secrets.account(provider, profile),
+        account=keys.account(provider, profile),
         backend=backend,
     )
 
@@ -132,11 +132,11 @@ def set_key(ctx, provider: str, profile: str, from_stdin: bool, from_env: str | 
 @click.pass_context
 def clear_key(ctx, provider: str, profile: str, no_input, json_mode) -> None:
     """Remove the profile's stored key."""
-    from swebench_tasks import profiles, secrets
+    from swebench_tasks import keys, profiles
 
     keyed_provider(provider)
     profiles.require(provider, profile)
-    removed = secrets.clear_key(provider, profile=profile)
+    removed = keys.clear_key(provider, profile=profile)
     _done(
         ctx,
         no_input,

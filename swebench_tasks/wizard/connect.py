@@ -60,7 +60,7 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
 
     Esc goes back; with `optional` an empty answer means "no key" (OpenRouter's public catalog).
     """
-    from swebench_tasks.secrets import export_hint, has_keychain, sanitize_key
+    from swebench_tasks.keys import export_hint, has_keychain, sanitize_key
 
     meta = info(provider)
     name = meta.label.removesuffix(" API")
@@ -99,16 +99,16 @@ def ask_key(ui: Ui, provider: str, *, optional: bool = False) -> str | None:
 def existing_key(ui: Ui, provider: str, profile: str | None, workdir: Path) -> Key | None:
     """A key the CLI would use (environment, keychain, `.env` pointer), checked live; None if
     there is none or it is refused (the refusal is shown)."""
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     try:
-        value = secrets.resolve_key(provider, profile=profile, workdir=workdir)
+        value = keys.resolve_key(provider, profile=profile, workdir=workdir)
     except UsageError as exc:
         say_error(ui, exc)
         return None
     if not value:
         return None
-    status = secrets.key_status(provider, profile=profile)
+    status = keys.key_status(provider, profile=profile)
     where = (
         f"the environment ({status.env_var})"
         if status.in_environment
@@ -135,8 +135,8 @@ def connect_key(ui: Ui, provider: str, profile: str | None, workdir: Path) -> Ke
 
 def pick_model(ui: Ui, provider: str, key: str | None, default: str | None = None) -> str:
     """The live model list with type-to-filter; a typed or curated id is proven by one request."""
+    from swebench_tasks.keys import key_fix
     from swebench_tasks.providers import get_provider
-    from swebench_tasks.secrets import key_fix
 
     client = get_provider(provider, key=key, on_wait=show_waits(ui), key_fix=key_fix)
     with ui.console.status("Fetching model catalog... (this may take a moment)"):

@@ -129,15 +129,15 @@ def add_profile(ui: Ui, workdir: Path, rows: list[Row]) -> None:
 
 def store(ui: Ui, row: Row) -> None:
     """Hidden input, sanitised, validated live, then stored: as `swebench profiles set-key`."""
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     key = ask_key(ui, row.provider)
     if key is None:  # skipped: nothing to store
         return
-    backend = secrets.store_key(row.provider, key, profile=row.profile)
+    backend = keys.store_key(row.provider, key, profile=row.profile)
     ui.print(
         f"  {OK} Key validated and stored for {row.name} (account "
-        f"{secrets.account(row.provider, row.profile)}, {backend})"
+        f"{keys.account(row.provider, row.profile)}, {backend})"
     )
 
 
@@ -154,7 +154,7 @@ def set_key(ui: Ui, workdir: Path, rows: list[Row]) -> None:
 
 
 def clear_key(ui: Ui, workdir: Path, rows: list[Row]) -> None:
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     row = pick(rows, "Clear the key of which profile?", lambda r: bool(r.key_stored), "no profile has a stored key")
     if not confirm(
@@ -162,7 +162,7 @@ def clear_key(ui: Ui, workdir: Path, rows: list[Row]) -> None:
         default=False,
     ):
         return
-    removed = secrets.clear_key(row.provider, profile=row.profile)
+    removed = keys.clear_key(row.provider, profile=row.profile)
     ui.print(f"  {OK} {'Key removed' if removed else 'No key was stored'} for {row.name}")
 
 
@@ -234,17 +234,17 @@ def list_models(ui: Ui, workdir: Path, rows: list[Row]) -> None:
     """The live catalog with that profile's key, as `swebench models P --profile NAME`."""
     from rich.columns import Columns
 
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
     from swebench_tasks.providers import get_provider, info
 
     row = pick(rows, "List the models of which profile?", lambda r: True, "no profiles")
-    key = secrets.resolve_key(row.provider, profile=row.profile, workdir=workdir)
+    key = keys.resolve_key(row.provider, profile=row.profile, workdir=workdir)
     if key is None and row.key_stored is not None and not info(row.provider).public_catalog:
         raise UsageError(f"no {row.provider} key for {row.profile}", fix="set one with Options → Set or replace a key")
     with ui.console.status("Fetching model catalog..."):
         models = [
             m.id
-            for m in get_provider(row.provider, key=key, on_wait=show_waits(ui), key_fix=secrets.key_fix).list_models()
+            for m in get_provider(row.provider, key=key, on_wait=show_waits(ui), key_fix=keys.key_fix).list_models()
         ]
     ui.print(f"{row.name}: {len(models)} models")
     ui.print(Columns([escape(m) for m in models]))

@@ -254,24 +254,24 @@ def keychain_label(backend: str) -> str:
 
 def save_key(ui: Ui, workdir: Path, a: Answers) -> bool:
     """Offer the keychain for a key the user typed (a found key is already where it lives)."""
-    from swebench_tasks import profiles, secrets
+    from swebench_tasks import keys, profiles
 
     provider = a.source
     if a.key is None or not a.key.typed or not a.key.value:
         return False
-    env = secrets.key_env(provider)
-    backend, name = secrets.keychain()
+    env = keys.key_env(provider)
+    backend, name = keys.keychain()
     if backend is None:
         ui.print(f"\nNo OS keychain is available here (keyring backend {name}), so the key cannot be saved.")
         if env:  # a typed key means a keyed provider; the check keeps the type checker honest too
-            ui.print(f"  To skip the key prompt next time: {secrets.export_hint(env)} in your shell profile.")
+            ui.print(f"  To skip the key prompt next time: {keys.export_hint(env)} in your shell profile.")
         return False
     profile = profiles.active_profile(provider)
     ui.print(f"\nKeychain: {keychain_label(name)}")
-    ui.print(f"  Stored as: service={secrets.SERVICE!r}, account={secrets.account(provider, profile)!r}")
+    ui.print(f"  Stored as: service={keys.SERVICE!r}, account={keys.account(provider, profile)!r}")
     if confirm("Save your API key securely so you won’t be prompted again?", default=True):
-        secrets.store_key(provider, a.key.value, profile=profile)
-        a.key = Key(a.key.value, f"the keychain (account {secrets.account(provider, profile)})")
+        keys.store_key(provider, a.key.value, profile=profile)
+        a.key = Key(a.key.value, f"the keychain (account {keys.account(provider, profile)})")
         ui.print(f"  {OK} Saved to the keychain.")
     return True
 

@@ -14,8 +14,8 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,11 +147,11 @@ def _reset_keyring() -> None:
     import keyring.backend
     import keyring.core
 
-    import swebench_tasks.secrets as secrets
+    import swebench_tasks.keys as keys
 
     vars(keyring.backend.get_all_keyring).pop("saved_result", None)  # viability is cached (@once)
     keyring.core.init_backend()
-    secrets._warned = False
+    keys._warned = False
 
 
 @pytest.fixture
