@@ -27,7 +27,7 @@ def command(no_input: bool | None, json_mode: bool | None) -> None:
 @click.pass_context
 def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, json_mode) -> None:
     """Read a key (hidden prompt, or --stdin), validate it live, store it in the keychain."""
-    from swebench_tasks import profiles, secrets
+    from swebench_tasks import keys, profiles
 
     ui = ui_for(ctx, no_input, json_mode)
     keyed_provider(provider)
@@ -35,13 +35,13 @@ def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, js
         profiles.require(provider, profile)
     key = read_key(provider, stdin=from_stdin, from_env=None, interactive=ui.interactive)
     validate_key(provider, key, on_wait=ui.wait_line)
-    backend = secrets.store_key(provider, key, profile=profile)
-    account = secrets.account(provider, profile)
+    backend = keys.store_key(provider, key, profile=profile)
+    account = keys.account(provider, profile)
     if ui.json:
         ui.emit(
             {
                 "provider": provider,
-                "profile": profile or secrets.DEFAULT_PROFILE,
+                "profile": profile or keys.DEFAULT_PROFILE,
                 "account": account,
                 "stored": True,
                 "validated": True,
@@ -51,7 +51,7 @@ def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, js
     else:
         ui.print(
             f"{provider}: key validated and stored in the keychain "
-            f"(service {secrets.SERVICE}, account {account}, backend {backend})",
+            f"(service {keys.SERVICE}, account {account}, backend {backend})",
             markup=False,
         )
 
@@ -65,11 +65,11 @@ def get(ctx, provider: str, profile: str | None, no_input, json_mode) -> None:
     """Report whether a key is present and where (never the key itself)."""
     from dataclasses import asdict
 
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     ui = ui_for(ctx, no_input, json_mode)
     keyed_provider(provider)
-    status = secrets.key_status(provider, profile=profile)
+    status = keys.key_status(provider, profile=profile)
     if ui.json:
         ui.emit({**asdict(status), "present": status.present})
         return
@@ -93,12 +93,12 @@ def get(ctx, provider: str, profile: str | None, no_input, json_mode) -> None:
 @click.pass_context
 def clear(ctx, provider: str, profile: str | None, no_input, json_mode) -> None:
     """Remove a stored key from the keychain."""
-    from swebench_tasks import secrets
+    from swebench_tasks import keys
 
     ui = ui_for(ctx, no_input, json_mode)
     keyed_provider(provider)
-    removed = secrets.clear_key(provider, profile=profile)
-    account = secrets.account(provider, profile)
+    removed = keys.clear_key(provider, profile=profile)
+    account = keys.account(provider, profile)
     if ui.json:
         ui.emit({"provider": provider, "account": account, "removed": removed})
     else:

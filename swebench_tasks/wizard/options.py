@@ -136,8 +136,7 @@ def store(ui: Ui, row: Row) -> None:
         return
     backend = keys.store_key(row.provider, key, profile=row.profile)
     ui.print(
-        f"  {OK} Key validated and stored for {row.name} (account "
-        f"{keys.account(row.provider, row.profile)}, {backend})"
+        f"  {OK} Key validated and stored for {row.name} (account {keys.account(row.provider, row.profile)}, {backend})"
     )
 
 
