@@ -1,9 +1,9 @@
 """`doit list`, `doit preflight`, ... in a checkout: the graph for this directory's saved defaults.
 
-The graph itself lives in swebench_tasks/tasks.py; `swebench doit ...` runs the same
+The graph itself is composed in swebench_tasks/stages/graph.py; `swebench doit ...` runs the same
 graph from any directory.
 """
 
-from swebench_tasks.tasks import dodo_namespace
+from swebench_tasks.stages.graph import dodo_namespace
 
 globals().update(dodo_namespace())

@@ -36,7 +36,7 @@ def interpreters(codes: list[str], rounds: int) -> list[float]:
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
-    run_path = "import doit.doit_cmd, click, rich.progress, swebench_tasks.cli, swebench_tasks.tasks"
+    run_path = "import doit.doit_cmd, click, rich.progress, swebench_tasks.cli, swebench_tasks.stages.graph"
     bare, with_import = interpreters([run_path, f"{run_path}; import filelock"], rounds)
     print(f"run-path imports: {bare * 1000:.0f} ms; with `import filelock`: {with_import * 1000:.0f} ms "
           f"(+{(with_import - bare) * 1000:.0f} ms)")

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from swebench_tasks import datasets  # noqa: E402
 from swebench_tasks.config import load_settings  # noqa: E402
-from swebench_tasks.generate import record_path  # noqa: E402
+from swebench_tasks.generation import record_path  # noqa: E402
 
 FIELDS = {f: "x" for f in datasets.EVALUATION_FIELDS if f != "instance_id"}
 

@@ -20,7 +20,7 @@ from swebench_tasks.providers import NAMES as PROVIDERS
 
 BACKENDS = ("local", "sb-cli", "modal")
 CONTEXTS = ("retrieval", "statement", "text")
-AGENTS = ("none", "mini-swe-agent")  # none: one reply per instance (SPEC.md, Agent mode)
+AGENTS = ("none", "mini-swe-agent")  # none: one reply per instance (docs/agent-mode.md)
 
 # Setting name -> (.env / environment variable, default).
 VARIABLES: dict[str, tuple[str, object]] = {

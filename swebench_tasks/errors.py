@@ -1,6 +1,6 @@
 """Errors that end a command: each carries its exit code and the fix to print.
 
-Exit codes are the contract in SPEC.md: 2 usage/configuration, 3 provider,
+Exit codes are the contract in docs/cli.md ("Exit codes"): 2 usage/configuration, 3 provider,
 4 Docker/registry/harness, 130 interrupted, 1 anything unexpected.
 """
 

@@ -1,7 +1,7 @@
 """The official harness as a subprocess: the flags it accepts, a run, and its results.
 
 The harness is run by `SWEBENCH_HARNESS_PYTHON` (default: this interpreter) and is
-never imported here (it costs over a second). Results are read in SPEC.md's order:
+never imported here (it costs over a second). Results are read in this order:
 the summary report, then per-instance `report.json`, then the log tail with its path.
 """
 

@@ -1,4 +1,4 @@
-"""Instance images: present locally, else pulled with SPEC.md's registry fix-ups, and recorded.
+"""Instance images: present locally, else pulled with registry fix-ups (docs/troubleshooting.md), and recorded.
 
 Engine questions (is it up, is an image present, what arch) go over the engine's socket with
 the standard library only: they sit on the path of every up-to-date `swebench run`, where
@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 from swebench_tasks.errors import EngineError, UsageError
@@ -32,7 +32,22 @@ from swebench_tasks.files import write_atomic
 
 if TYPE_CHECKING:
     from swebench_tasks.config import Paths, Settings
-    from swebench_tasks.tasks import Graph
+    from swebench_tasks.ui import RunProgress, Ui
+
+
+class Run(Protocol):
+    """What a pull needs of the run: settings, where to record it, progress, and the front's
+    answers (a `docker login`, emulation) through the Ui's callbacks."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def paths(self) -> Paths: ...
+    @property
+    def progress(self) -> RunProgress: ...
+    @property
+    def ui(self) -> Ui: ...
+
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 DEFAULT_FALLBACK_NAMESPACE = "ghcr.io/epoch-research"
@@ -394,7 +409,7 @@ class PullError(Exception):
 
 # Retrying elsewhere cannot fix these: report them.
 FATAL = ("engine", "disk")
-# The expected name failing like this sends the pull to the fallback namespace (SPEC.md).
+# The expected name failing like this sends the pull to the fallback namespace (SWEBENCH_DOCKER_NAMESPACE).
 FALLBACK_KINDS = ("denied", "auth", "missing", "rate-limited", "unreachable")
 
 
@@ -474,22 +489,22 @@ class _Session:
 _SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _session(graph: Graph) -> _Session:
+def _session(run: Run) -> _Session:
     with _RECORD_LOCK:
-        return _SESSIONS.setdefault(graph, _Session())
+        return _SESSIONS.setdefault(run, _Session())
 
 
 class _PullMeter:
     """Feeds one pull's events to the shared "pull" bar: layers and bytes, one line per image."""
 
-    def __init__(self, graph: Graph, session: _Session, instance_id: str):
-        self.graph, self.session, self.instance_id = graph, session, instance_id
+    def __init__(self, run: Run, session: _Session, instance_id: str):
+        self.run, self.session, self.instance_id = run, session, instance_id
         self.layers: dict[str, list[int]] = {}  # id -> [current, total, done]
         with session.lock:
             session.started += 1
 
     def start(self, name: str) -> None:
-        self.graph.progress.note(f"pulling {name}")
+        self.run.progress.note(f"pulling {name}")
         self.show()
 
     def __call__(self, event: dict) -> None:
@@ -514,21 +529,21 @@ class _PullMeter:
         return f"{done}/{len(self.layers)} layers, {current:.1f}/{total:.1f} MB"
 
     def show(self) -> None:
-        progress, session = self.graph.progress, self.session
+        progress, session = self.run.progress, self.session
         progress.stage("pull", session.started, f"Pulling images: {self.instance_id} {self.summary()}")
         progress.set("pull", session.finished)
 
     def finish(self) -> None:
         with self.session.lock:
             self.session.finished += 1
-        self.graph.progress.advance("pull", self.instance_id, self.summary())
+        self.run.progress.advance("pull", self.instance_id, self.summary())
 
 
-def _ask(graph: Graph, decide: Callable[[str], bool] | None, subject: str) -> bool:
+def _ask(run: Run, decide: Callable[[str], bool] | None, subject: str) -> bool:
     """The front's answer, the progress display paused while it asks; False without a front to ask."""
     if decide is None:
         return False
-    with graph.progress.paused():
+    with run.progress.paused():
         return decide(subject)
 
 
@@ -540,15 +555,15 @@ def docker_login(host: str) -> bool:
     return subprocess.run(["docker", "login", host], check=False).returncode == 0
 
 
-def _offer_login(graph: Graph, session: _Session, host: str) -> bool:
+def _offer_login(run: Run, session: _Session, host: str) -> bool:
     """`docker login HOST`, offered once per run in a TTY; True if a login succeeded."""
     with session.lock:
         if host not in session.logins:
-            session.logins[host] = _ask(graph, graph.ui.login, host)
+            session.logins[host] = _ask(run, run.ui.login, host)
         return session.logins[host]
 
 
-def _offer_emulation(graph: Graph, session: _Session, instance_id: str) -> bool:
+def _offer_emulation(run: Run, session: _Session, instance_id: str) -> bool:
     """DOCKER_DEFAULT_PLATFORM=linux/amd64 for this session: already set, or offered once in a TTY."""
     with session.lock:
         if os.environ.get("DOCKER_DEFAULT_PLATFORM") == AMD64:
@@ -556,13 +571,13 @@ def _offer_emulation(graph: Graph, session: _Session, instance_id: str) -> bool:
         if session.emulation_refused:
             return False
         if _ask(
-            graph,
-            graph.ui.confirm,
+            run,
+            run.ui.confirm,
             f"No arm64 image for {instance_id}. Run x86_64 images under "
             f"emulation (DOCKER_DEFAULT_PLATFORM={AMD64}) for this session?",
         ):
             os.environ["DOCKER_DEFAULT_PLATFORM"] = AMD64
-            graph.progress.note(f"using DOCKER_DEFAULT_PLATFORM={AMD64} for this session")
+            run.progress.note(f"using DOCKER_DEFAULT_PLATFORM={AMD64} for this session")
             return True
         session.emulation_refused = True
         return False
@@ -601,7 +616,7 @@ def _fallback_error(expected: str, first: PullError, exc: PullError, namespace: 
     )
 
 
-def ensure_image(graph: Graph, row: dict) -> ImageResult:
+def ensure_image(run: Run, row: dict) -> ImageResult:
     """Make the row's image present: the harness's name, else the fallback namespace's, tagged.
 
     At most one fallback per instance; a login or emulation offer retries that same
@@ -609,52 +624,52 @@ def ensure_image(graph: Graph, row: dict) -> ImageResult:
     """
     iid = row["instance_id"]
     expected = expected_image(row)
-    session = _session(graph)
+    session = _session(run)
     with session.image_lock(expected):
         current = image_id(expected)
         if current is not None:
             return ImageResult(iid, expected, "present", expected, current)
         info = engine_info()
-        meter = _PullMeter(graph, session, iid)
+        meter = _PullMeter(run, session, iid)
         meter.start(expected)
         try:
             _pull(expected, None, meter)
         except PullError as first:
             if first.kind not in FALLBACK_KINDS:
                 raise _fatal(expected, first) from None
-            source = _pull_fallback(graph, session, iid, expected, first, info, meter)
+            source = _pull_fallback(run, session, iid, expected, first, info, meter)
             tag(source, expected)
-            remember(graph.paths, [source, expected], iid, "fallback")
-            graph.progress.note(f"tagged {source} as {expected}")
-            _persist_namespace(graph, session, source)
+            remember(run.paths, [source, expected], iid, "fallback")
+            run.progress.note(f"tagged {source} as {expected}")
+            _persist_namespace(run, session, source)
             meter.finish()
             return ImageResult(iid, expected, "fallback", source, image_id(expected))
-        remember(graph.paths, [expected], iid, "pulled")
+        remember(run.paths, [expected], iid, "pulled")
         meter.finish()
         return ImageResult(iid, expected, "pulled", expected, image_id(expected))
 
 
 def _pull_fallback(
-    graph: Graph, session: _Session, iid: str, expected: str, first: PullError, info: EngineInfo, meter: _PullMeter
+    run: Run, session: _Session, iid: str, expected: str, first: PullError, info: EngineInfo, meter: _PullMeter
 ) -> str:
     """The fallback namespace's image for iid (arm64 natively where it exists); its name."""
-    settings = graph.settings
+    settings = run.settings
     namespace = fallback_namespace(settings)
     arch = effective_arch(settings, info)
     platform = None
     if arch == "arm64" and os.environ.get("DOCKER_DEFAULT_PLATFORM") == AMD64:
         arch, platform = "x86_64", AMD64
     name = fallback_name(namespace, arch, iid)
-    graph.progress.note(f"{expected}: {first.reason}; trying {name}")
+    run.progress.note(f"{expected}: {first.reason}; trying {name}")
     meter.start(name)
     try:
         _pull(name, platform, meter)
         return name
     except PullError as exc:
-        if exc.kind in ("auth", "denied") and _offer_login(graph, session, registry_host(name)):
+        if exc.kind in ("auth", "denied") and _offer_login(run, session, registry_host(name)):
             retry = name
         elif exc.kind == "missing" and arch == "arm64":
-            if not _offer_emulation(graph, session, iid):
+            if not _offer_emulation(run, session, iid):
                 raise EngineError(
                     f"no arm64 image for {iid} in {namespace} (and {expected}: {first.reason})",
                     fix=f"set DOCKER_DEFAULT_PLATFORM={AMD64} to run x86_64 images under emulation, "
@@ -663,7 +678,7 @@ def _pull_fallback(
             retry, platform = fallback_name(namespace, "x86_64", iid), AMD64
         else:
             raise _fallback_error(expected, first, exc, namespace) from None
-    graph.progress.note(f"retrying {retry}")
+    run.progress.note(f"retrying {retry}")
     try:
         _pull(retry, platform, meter)
     except PullError as exc:
@@ -671,35 +686,14 @@ def _pull_fallback(
     return retry
 
 
-def _persist_namespace(graph: Graph, session: _Session, source: str) -> None:
+def _persist_namespace(run: Run, session: _Session, source: str) -> None:
     """Save the namespace that worked to `.env`, unless the user set one or said --no-input."""
-    settings = graph.settings
-    if settings.docker_namespace or settings.no_input or graph.ui.no_input:
+    settings = run.settings
+    if settings.docker_namespace or settings.no_input or run.ui.no_input:
         return
     from swebench_tasks.config import save_defaults
 
     namespace = source.rsplit("/", 1)[0]
     with session.lock:
         if save_defaults(settings.workdir, {"SWEBENCH_DOCKER_NAMESPACE": namespace}, overwrite=False):
-            graph.progress.note(f"saved SWEBENCH_DOCKER_NAMESPACE={namespace} to {settings.paths.env_file}")
-
-
-def image_task(graph: Graph, row: dict, tags: frozenset[str] = frozenset()) -> dict:
-    """The doit subtask `image:<id>`: up to date while the engine has the image (no stamp file).
-
-    `tags` (local_tags() at the start of the run) answers for images listed there; an image
-    not listed is asked for by name (the listing spells some names differently)."""
-    iid = row["instance_id"]
-    expected = row.get("image")
-
-    def pull() -> None:
-        ensure_image(graph, row)
-
-    pull.__doc__ = f"Make {expected} present (pull, or fall back and tag)."
-    return {
-        "name": iid,
-        "actions": [graph.guard(pull)],
-        "uptodate": [lambda: expected in tags or is_present(expected)],
-        "doc": pull.__doc__,
-        "verbosity": 2,
-    }
+            run.progress.note(f"saved SWEBENCH_DOCKER_NAMESPACE={namespace} to {settings.paths.env_file}")

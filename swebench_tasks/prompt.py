@@ -8,9 +8,9 @@ check, so bump it on any change to the text below: old patches then count as sta
 
 from __future__ import annotations
 
-from swebench_tasks.context import Context, ContextFile
 from swebench_tasks.errors import UsageError
 from swebench_tasks.providers import Message
+from swebench_tasks.retrieval import Context, ContextFile
 
 PROMPT_VERSION = "1"
 MODES = ("retrieval", "statement", "text")

@@ -1,4 +1,4 @@
-"""The run summary: one JSON shape (SPEC.md) whatever the backend, plus its rendering.
+"""The run summary: one JSON shape (docs/cli.md, "swebench run --json") whatever the backend, plus its rendering.
 
 Written to `results/<run_id>/summary.json` with per-instance artifacts beside it;
 `tasks` (which doit tasks ran) is added by the caller, since only it knows.

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swebench_tasks import files
 from swebench_tasks.config import Settings, load_settings
 from swebench_tasks.errors import UsageError
 from swebench_tasks.ui import RunProgress, Ui
+
+if TYPE_CHECKING:
+    from swebench_tasks.stages.runcontext import RunContext
 
 
 def check_configured(settings: Settings) -> None:
@@ -48,25 +52,25 @@ def resolve_key(settings: Settings, ui: Ui) -> str | None:
     return key
 
 
-def show_forecast(ui: Ui, graph, stale: list[str]) -> None:
+def show_forecast(ui: Ui, ctx: RunContext, stale: list[str]) -> None:
     """The cost of the generations about to run, where prices are known; it never blocks."""
-    from swebench_tasks.generate import forecast
+    from swebench_tasks.generation import forecast
 
-    s = graph.settings
-    if graph.agent_mode:
-        from swebench_tasks.agent_tasks import forecast_line
+    s = ctx.settings
+    if ctx.agent_mode:
+        from swebench_tasks.agent.limits import forecast_line
 
         ui.line(forecast_line(s, len(stale)))
         return
     stale_set = set(stale)
-    rows = [r for r in graph.rows() if r["instance_id"] in stale_set]
+    rows = [r for r in ctx.rows() if r["instance_id"] in stale_set]
     budget = None
     if s.context == "retrieval":
-        from swebench_tasks.retrieval import budget as retrieval_budget
+        from swebench_tasks.stages.context import budget as context_budget
 
-        budget = retrieval_budget(graph)
+        budget = context_budget(ctx)
     tokens_in, tokens_out, usd = forecast(
-        rows, provider=s.provider, model=s.model, context_budget=budget, info=graph.model_info()
+        rows, provider=s.provider, model=s.chosen_model(), context_budget=budget, info=ctx.model_info()
     )
     cost = "unknown" if usd is None else f"~${usd:.2f}"
     ui.line(
@@ -76,34 +80,35 @@ def show_forecast(ui: Ui, graph, stale: list[str]) -> None:
 
 
 def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str | None = None) -> dict:
-    """Run the graph for the selection; print (or emit) and return the summary.
+    """Run the ctx for the selection; print (or emit) and return the summary.
 
     `key` is one the wizard just validated and the user chose not to store.
     """
-    from swebench_tasks.tasks import Graph, run_graph
+    from swebench_tasks.stages.graph import ensure_dataset, run_graph
+    from swebench_tasks.stages.runcontext import RunContext
 
     settings = load_settings(workdir, no_input=ui.no_input, json=ui.json, **flags)
     check_configured(settings)
     with files.hold(settings.paths):
-        graph = Graph(settings, ui)
-        graph.ensure_dataset()
-        graph.rows()  # a bad selection (unknown id) fails here, before any work
-        graph.check_evaluable()
+        ctx = RunContext(settings, ui)
+        ensure_dataset(ctx)
+        ctx.rows()  # a bad selection (unknown id) fails here, before any work
+        ctx.check_evaluable()
         if settings.rerun_failed:  # first: the patches it forgets are stale, and need the key
-            graph.prepare_rerun_failed()
-        stale = graph.stale_generations()
+            ctx.prepare_rerun_failed()
+        stale = ctx.stale_generations()
         if stale:
-            graph.key = key or resolve_key(settings, ui)
-            show_forecast(ui, graph, stale)
+            ctx.key = key or resolve_key(settings, ui)
+            show_forecast(ui, ctx, stale)
         if settings.backend == "sb-cli" and not settings.generate_only:
             from swebench_tasks.backends.sbcli import service_key
 
-            graph.service_key = service_key(settings, ask_secret=None if ui.json else ui.ask_secret)
-        with RunProgress(ui) as graph.progress:
-            _, record = run_graph(graph)
+            ctx.service_key = service_key(settings, ask_secret=None if ui.json else ui.ask_secret)
+        with RunProgress(ui) as ctx.progress:
+            _, record = run_graph(ctx)
             for line in record.up_to_date_lines():
-                graph.progress.note(line)
-    summary = json.loads(graph.summary_file.read_text())
+                ctx.progress.note(line)
+    summary = json.loads(ctx.summary_file.read_text())
     summary["tasks"] = {"executed": record.executed, "up_to_date": record.up_to_date}
     if show:
         if ui.json:

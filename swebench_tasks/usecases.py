@@ -73,27 +73,28 @@ def preflight(ui: Ui, workdir: Path, flags: dict, *, key: str | None = None, che
     the failure in the document (its `error` and `tasks.failed`) instead.
     """
     from swebench_tasks import files
-    from swebench_tasks import preflight as checks
     from swebench_tasks.config import load_settings
     from swebench_tasks.errors import SwebenchError
     from swebench_tasks.run import resolve_key
-    from swebench_tasks.tasks import Graph, run_graph
+    from swebench_tasks.stages import preflight as stage
+    from swebench_tasks.stages.graph import run_graph
+    from swebench_tasks.stages.runcontext import RunContext
     from swebench_tasks.ui import RunProgress
 
     settings = load_settings(workdir, no_input=ui.no_input, json=ui.json, **flags)
-    graph = Graph(settings, ui)
+    ctx = RunContext(settings, ui)
     failure: SwebenchError | None = None
     with files.hold(settings.paths):
         try:
-            graph.key = key or (resolve_key(settings, ui) if settings.provider else None)
+            ctx.key = key or (resolve_key(settings, ui) if settings.provider else None)
         except UsageError:
             pass  # the key task says so, in its place after the system checks
-        with RunProgress(ui) as graph.progress:
+        with RunProgress(ui) as ctx.progress:
             try:
-                run_graph(graph, ["preflight"])
+                run_graph(ctx, ["preflight"])
             except SwebenchError as exc:
                 failure = exc
-    document = checks.summary(graph, failure)
+    document = stage.summary(ctx, failure)
     if ui.json:
         ui.emit(document)
     else:
@@ -105,7 +106,7 @@ def preflight(ui: Ui, workdir: Path, flags: dict, *, key: str | None = None, che
 
 def _render_cached(ui: Ui, document: dict) -> None:
     """The steps that were cached (the ones that ran printed their lines as they went)."""
-    from swebench_tasks.preflight import Check
+    from swebench_tasks.checks import Check
 
     cached = set(document["tasks"]["up_to_date"])
     if "preflight:system" in cached:

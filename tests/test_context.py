@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from swebench_tasks.context import (
+from swebench_tasks.retrieval import (
     BM25, DEFAULT_BUDGET, MAX_BUDGET, Context, ContextFile, GitCache, RepoUnavailable, budget_for,
     estimate_tokens, fit_budget, rank_files, read_repo_from_git, read_repo_from_image, retrieve,
     span_tokens, tokenize,
@@ -352,7 +352,7 @@ def test_reads_take_no_lock(remote, tmp_path: Path) -> None:
 def test_context_currency_reads_the_budget_from_the_head_or_the_whole_file(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from swebench_tasks.retrieval import context_current
+    from swebench_tasks.stages.context import context_current
 
     graph = SimpleNamespace(file_verdict=lambda path, judge: judge(path))
     new = tmp_path / "new.json"

@@ -1,4 +1,4 @@
-"""The error contract through the real CLI (SPEC.md "Exit codes"): one line on stderr naming the
+"""The error contract through the real CLI (docs/cli.md, "Exit codes"): one line on stderr naming the
 fix, the contract's exit code, and with `--json` exactly one JSON object on stdout carrying the
 error; SIGTERM unwinds like Ctrl+C; an unwritable working directory is a configuration error."""
 

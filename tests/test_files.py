@@ -13,7 +13,7 @@ from swebench_tasks import datasets, harness
 from swebench_tasks.config import load_settings, read_dotenv, save_defaults
 from swebench_tasks.errors import UsageError
 from swebench_tasks.files import MAX_NAME, is_safe_name, safe_name, write_atomic
-from swebench_tasks.generate import record_path
+from swebench_tasks.generation import record_path
 from swebench_tasks.providers import is_chat_model
 
 HOSTILE = ["../../x", "x/../../../y", "/etc/passwd", "a" * 300, "bad\nid", "cr\rid", "nul\x00id",
@@ -184,9 +184,9 @@ def test_chat_ids_and_catalog_modalities():
 
 
 def test_predictions_row_ids_must_be_text(workspace):
-    from swebench_tasks.tasks import Graph
+    from swebench_tasks.stages.runcontext import RunContext
 
     Path("p.jsonl").write_text(json.dumps({"instance_id": 1, "model_patch": ""}) + "\n")
-    graph = Graph(load_settings(Path.cwd(), predictions=Path("p.jsonl"), dataset="lite"))
+    graph = RunContext(load_settings(Path.cwd(), predictions=Path("p.jsonl"), dataset="lite"))
     with pytest.raises(UsageError, match="row 0 lacks instance_id"):
         graph.given_predictions()

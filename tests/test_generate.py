@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swebench_tasks.generate import GenerationRecord, forecast, generate_one, is_current
+from swebench_tasks.generation import GenerationRecord, forecast, generate_one, is_current
 from swebench_tasks.providers import ChatResult, Message
 
 GOOD = "```diff\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n```"

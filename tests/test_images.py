@@ -14,7 +14,8 @@ from dotenv import dotenv_values
 from swebench_tasks import images
 from swebench_tasks.config import load_settings
 from swebench_tasks.errors import EngineError, SwebenchError, UsageError
-from swebench_tasks.tasks import Graph, run_graph
+from swebench_tasks.stages.graph import run_graph
+from swebench_tasks.stages.runcontext import RunContext
 from swebench_tasks.ui import RunProgress, Ui
 from tests.support.authregistry import AuthRegistry
 from tests.support.engine import DockerEngine, InstanceDataset, fallback_image
@@ -42,11 +43,11 @@ def images_in(names: list[str]) -> list[str]:
     return [n for n in names if n.startswith("image:")]
 
 
-def make_graph(workdir: Path, dataset: Path, ids: list[str], *, interactive: bool = False, **flags) -> Graph:
+def make_graph(workdir: Path, dataset: Path, ids: list[str], *, interactive: bool = False, **flags) -> RunContext:
     """A graph for gold patches (unless flags say otherwise) whose progress notes the test can read."""
     settings = load_settings(workdir, dataset=str(dataset), instance_ids=tuple(ids), no_input=not interactive,
                              max_workers=2, **{"model": "gold", **flags})
-    return Graph(settings, Ui(no_input=not interactive), Notes())
+    return RunContext(settings, Ui(no_input=not interactive), Notes())
 
 
 @pytest.fixture
@@ -182,7 +183,7 @@ FALLBACK = "ghcr.io/epoch-research/swe-bench.eval.x86_64.acme__x-1:latest"
                                        ("other", "SWEBENCH_DOCKER_NAMESPACE")])
 def test_what_a_fallback_cannot_fix_is_reported(workspace: Path, fake_engine: dict, kind: str, fix: str) -> None:
     fake_engine["failures"][ROW["image"]] = (kind, "boom")
-    graph = Graph(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
+    graph = RunContext(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
     with pytest.raises(EngineError) as err:
         images.ensure_image(graph, ROW)
     assert fix in err.value.fix and fake_engine["pulled"] == [ROW["image"]]
@@ -191,7 +192,7 @@ def test_what_a_fallback_cannot_fix_is_reported(workspace: Path, fake_engine: di
 @pytest.mark.parametrize("kind", images.FALLBACK_KINDS)
 def test_each_fallback_reason_tries_the_namespace_once(workspace: Path, fake_engine: dict, kind: str) -> None:
     fake_engine["failures"][ROW["image"]] = (kind, "boom")
-    graph = Graph(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
+    graph = RunContext(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
     result = images.ensure_image(graph, ROW)
     assert (result.how, result.source) == ("fallback", FALLBACK)
     assert fake_engine["pulled"] == [ROW["image"], FALLBACK] and ROW["image"] in fake_engine["present"]
@@ -200,7 +201,7 @@ def test_each_fallback_reason_tries_the_namespace_once(workspace: Path, fake_eng
 
 def test_fallback_missing_too_names_both_and_the_fix(workspace: Path, fake_engine: dict) -> None:
     fake_engine["failures"].update({ROW["image"]: ("unreachable", "no such host"), FALLBACK: ("missing", "gone")})
-    graph = Graph(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
+    graph = RunContext(load_settings(workspace, no_input=True), Ui(no_input=True), Notes())
     with pytest.raises(EngineError) as err:
         images.ensure_image(graph, ROW)
     assert err.value.message == f"cannot pull {ROW['image']} (registry unreachable) nor its fallback {FALLBACK} " \

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from swebench_tasks import images, preflight
+from swebench_tasks import checks as preflight
+from swebench_tasks import images
 from swebench_tasks.config import load_settings
 from swebench_tasks.errors import AuthError, EngineError
-from swebench_tasks.tasks import run_graph
+from swebench_tasks.stages import preflight as stage
+from swebench_tasks.stages.graph import run_graph
 from tests.support.engine import DockerEngine, InstanceDataset, fallback_image
 from tests.support.providers import KEYS
 from tests.test_backend_sbcli import NO_DOCKER, lite  # noqa: F401 (lite is a fixture)
@@ -54,7 +56,7 @@ def test_unchanged_reruns_only_when_the_state_changes() -> None:
         value_savers: list = []
 
     state = {"engine": "A"}
-    check = preflight.unchanged("x", lambda: dict(state))
+    check = stage.unchanged("x", lambda: dict(state))
     task = Task()
     check.configure_task(task)
     assert check(task, {}) is False
@@ -140,7 +142,7 @@ def test_key_is_validated_once_per_key(workspace: Path, openai_server, monkeypat
 def test_no_key_task_for_gold_or_keyless_providers(workspace: Path) -> None:
     dataset = _tiny_dataset(workspace / "d.jsonl")
     for flags in ({"model": "gold"}, {"provider": "ollama", "model": "llama3"}):
-        names = [t["name"] for t in preflight.tasks(make_graph(workspace, dataset, [], **flags))]
+        names = [t["name"] for t in stage.tasks(make_graph(workspace, dataset, [], **flags)) if t["name"]]
         assert "key" not in names and names[0] == "system"
 
 

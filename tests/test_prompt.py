@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swebench_tasks.context import Context, ContextFile
+from swebench_tasks.retrieval import Context, ContextFile
 from swebench_tasks.diffs import extract_diff, repair_diff
 from swebench_tasks.errors import UsageError
 from swebench_tasks.prompt import PATCH_EXAMPLE, PROMPT_VERSION, build_messages, retry_messages

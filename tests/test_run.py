@@ -345,18 +345,19 @@ def test_a_first_run_in_a_terminal_draws_one_bar_per_phase(dataset, openai_serve
 def test_up_to_date_rerun_reads_each_record_once(dataset, openai_server, monkeypatch):
     """Linear work per task: an up-to-date rerun reads each generation record once (the run's
     stale check and doit's up-to-date check share it) and builds the id list once, not per task."""
-    from swebench_tasks import run, tasks
+    from swebench_tasks import run
+    from swebench_tasks.stages import runcontext
     from swebench_tasks.ui import Ui
 
     write_dataset(Path("data.jsonl"), 30)
     assert swebench(*BASE).returncode == 0
     reads: list[Path] = []
     builds: list[int] = []
-    real_check, real_ids = tasks.is_current, tasks.Graph._selected_ids.func
-    monkeypatch.setattr(tasks, "is_current", lambda path, key: reads.append(path) or real_check(path, key))
-    monkeypatch.setattr(tasks.Graph, "_selected_ids",
+    real_check, real_ids = runcontext.is_current, runcontext.RunContext._selected_ids.func
+    monkeypatch.setattr(runcontext, "is_current", lambda path, key: reads.append(path) or real_check(path, key))
+    monkeypatch.setattr(runcontext.RunContext, "_selected_ids",
                         functools.cached_property(lambda self: builds.append(1) or real_ids(self)))
-    tasks.Graph._selected_ids.__set_name__(tasks.Graph, "_selected_ids")
+    runcontext.RunContext._selected_ids.__set_name__(runcontext.RunContext, "_selected_ids")
     flags = {"provider": "openai", "model": "gpt-4o-mini", "context": "statement", "generate_only": True,
              "dataset": "data.jsonl"}
     summary = run.execute(Ui(no_input=True, json=True), Path.cwd(), flags, show=False)
@@ -370,9 +371,9 @@ def test_graph_finds_the_stored_key_when_no_front_resolved_it(dataset, openai_se
     the stored one itself (here the environment's), without prompting, as `swebench run` would."""
     from swebench_tasks.config import load_settings
     from swebench_tasks.providers import Message
-    from swebench_tasks.tasks import Graph
+    from swebench_tasks.stages.runcontext import RunContext
 
-    graph = Graph(load_settings(Path.cwd(), provider="openai", model="gpt-4o-mini", no_input=True))
+    graph = RunContext(load_settings(Path.cwd(), provider="openai", model="gpt-4o-mini", no_input=True))
     assert graph.key is None
     reply = graph.provider().chat("gpt-4o-mini", [Message("user", "fix it")])
     assert reply.text and chats(openai_server) == 1

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from swebench_tasks.errors import UsageError
+
+if TYPE_CHECKING:
+    from swebench_tasks.stages.runcontext import RunContext
 
 
 def check() -> None:
@@ -18,8 +23,8 @@ def check() -> None:
         )
 
 
-def evaluate(graph) -> None:
+def evaluate(ctx: RunContext) -> None:
     from swebench_tasks.backends import local
 
     check()
-    local.evaluate(graph, label="Running harness evaluation on Modal", modal=True)
+    local.evaluate(ctx, label="Running harness evaluation on Modal", modal=True)

@@ -3,7 +3,7 @@
 The service runs the official harness for us, so this backend needs no Docker and no images.
 It submits what has no verdict yet (sb-cli's own `submit_prediction`), waits with progress
 (bounded by --timeout, resumable), fetches the report and leaves the harness-shaped summary at
-`graph.harness_report` plus a per-instance `report.json`, so the report task, `results/` and
+`ctx.harness_report` plus a per-instance `report.json`, so the report task, `results/` and
 `--json` are the same as for a local run. The key travels only in-process, in the `x-api-key`
 header sb-cli sends: never in argv, never on disk.
 
@@ -26,10 +26,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swebench_tasks import datasets
 from swebench_tasks.errors import AuthError, ProviderError, SwebenchError, UsageError
 from swebench_tasks.files import write_atomic
+
+if TYPE_CHECKING:
+    from swebench_tasks.stages.runcontext import RunContext
 
 OWNER = "sb-cli"  # the key owner in secrets: SWEBENCH_API_KEY, keychain account `sb-cli`
 # Hugging Face id (lower-cased) -> the service's subset name (sb_cli.config.Subset values).
@@ -284,8 +288,8 @@ def validate_key(key: str, on_wait: Callable[[float, str], None] | None = None) 
 
 def check(settings, key: str | None) -> list:
     """Instead of Docker: the selection is on the service, the key is accepted, a run is left."""
+    from swebench_tasks.checks import Check, failed
     from swebench_tasks.keys import key_fix
-    from swebench_tasks.preflight import Check, failed
 
     try:
         subset, split = target(settings)
@@ -391,16 +395,16 @@ def digest(patch: str) -> str:
 # -- the evaluate action --------------------------------------------------------------------
 
 
-def evaluate(graph) -> None:
+def evaluate(ctx: RunContext) -> None:
     """Send what the service lacks, wait for it, and write its verdicts in the harness's shape."""
-    s = graph.settings
+    s = ctx.settings
     subset, split = target(s)
-    ids = graph.selected_ids()
-    preds = graph.predictions()
+    ids = ctx.selected_ids()
+    preds = ctx.predictions()
     patches = {i: preds[i].patch for i in ids if i in preds and preds[i].patch.strip()}
-    record = Record.load(graph.run_dir / "sbcli.json")
+    record = Record.load(ctx.run_dir / "sbcli.json")
     if s.rerun_failed:
-        resolved = set((graph.previous_summary() or {}).get("resolved_ids", []))
+        resolved = set((ctx.previous_summary() or {}).get("resolved_ids", []))
         for iid in [i for i in ids if i not in resolved]:
             record.sent.pop(iid, None)
         record.save()
@@ -408,14 +412,14 @@ def evaluate(graph) -> None:
     reasons: dict[str, str] = {}
     members: dict[str, list[str]] = {}
     if patches:
-        service = Service(graph.service_key or service_key(s), on_wait=graph.waiter("evaluate"))
+        service = Service(ctx.service_key or service_key(s), on_wait=ctx.waiter("evaluate"))
         pending = {i: p for i, p in patches.items() if record.run_of(i, p, subset, split) is None}
         if pending:
-            reasons.update(_send(graph, service, record, pending, subset, split))
+            reasons.update(_send(ctx, service, record, pending, subset, split))
         for iid in patches:
             if iid not in reasons:
                 members.setdefault(record.sent[iid].run, []).append(iid)
-        lost = _await(graph, service, {r: record.runs[r] for r in members}, members)
+        lost = _await(ctx, service, {r: record.runs[r] for r in members}, members)
         for run_id, iids in members.items():
             if run_id in lost:
                 reasons.update({i: f"the service no longer has run {run_id}" for i in iids})
@@ -426,31 +430,33 @@ def evaluate(graph) -> None:
         for iid in reasons:  # no result: sent again by the next evaluation
             record.sent.pop(iid, None)
         record.save()
-    _write(graph, ids, patches, verdicts, reasons, members)
+    _write(ctx, ids, patches, verdicts, reasons, members)
 
 
-def _send(graph, service: Service, record: Record, pending: dict[str, str], subset: str, split: str) -> dict[str, str]:
+def _send(
+    ctx: RunContext, service: Service, record: Record, pending: dict[str, str], subset: str, split: str
+) -> dict[str, str]:
     """Submit the pending predictions (quota checked first); returns the ones refused, with why."""
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
     run = record.open_run(pending, subset, split)
     quotas = service.quotas()
     left = quotas.get(subset, {}).get(split, 0)
-    graph.progress.note(f"SWE-bench API quota: {left} run{'s' if left != 1 else ''} left for {subset}/{split}")
+    ctx.progress.note(f"SWE-bench API quota: {left} run{'s' if left != 1 else ''} left for {subset}/{split}")
     if run is None:
         if left < 1:
             raise ProviderError(
                 f"the SWE-bench API quota for {subset}/{split} is used up (0 runs left); nothing was sent",
                 fix="wait for the quota to refresh (`sb-cli get-quotas`), or use --backend local",
             )
-        run = record.new_run(graph.run_id, pending, subset, split)
+        run = record.new_run(ctx.run_id, pending, subset, split)
         record.runs[run.id] = run
-    graph.progress.note(
+    ctx.progress.note(
         f"Submitting {len(pending)} prediction{'s' if len(pending) != 1 else ''} "
         f"to service run {run.id} ({subset} {split})"
     )
-    graph.progress.stage("submit", len(pending), "Submitting to the SWE-bench service")
-    model = graph.settings.model_name
+    ctx.progress.stage("submit", len(pending), "Submitting to the SWE-bench service")
+    model = ctx.settings.model_name
     lock = threading.Lock()
     refused: dict[str, str] = {}
 
@@ -467,9 +473,9 @@ def _send(graph, service: Service, record: Record, pending: dict[str, str], subs
                 if iid not in run.ids:
                     run.ids.append(iid)
                 record.save()
-        graph.progress.advance("submit", iid)
+        ctx.progress.advance("submit", iid)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(graph.settings.max_workers, len(pending))))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(ctx.settings.max_workers, len(pending))))
     try:
         futures = [pool.submit(one, iid) for iid in pending]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -483,14 +489,14 @@ def _send(graph, service: Service, record: Record, pending: dict[str, str], subs
     return refused
 
 
-def _await(graph, service: Service, runs: dict[str, ServiceRun], members: dict[str, list[str]]) -> set[str]:
+def _await(ctx: RunContext, service: Service, runs: dict[str, ServiceRun], members: dict[str, list[str]]) -> set[str]:
     """Poll until every run has finished its instances; bounded by --timeout, resumable.
 
     Returns the runs the service no longer has (their instances have no result).
     """
     total = sum(len(v) for v in members.values())
-    graph.progress.stage("evaluate", total, "Evaluating on the SWE-bench service")
-    timeout = graph.settings.timeout
+    ctx.progress.stage("evaluate", total, "Evaluating on the SWE-bench service")
+    timeout = ctx.settings.timeout
     deadline = time.monotonic() + timeout
     finished: set[str] = set()
     lost: set[str] = set()
@@ -506,7 +512,7 @@ def _await(graph, service: Service, runs: dict[str, ServiceRun], members: dict[s
             else:
                 counts[run_id] = len(completed)
         done = sum(len(members[r]) if r in finished and r not in lost else counts.get(r, 0) for r in runs)
-        graph.progress.set("evaluate", done)
+        ctx.progress.set("evaluate", done)
         if len(finished) == len(runs):
             return lost
         left = deadline - time.monotonic()
@@ -538,7 +544,7 @@ def _verdicts(report: dict, instance_ids: list[str], run_id: str) -> tuple[dict[
 
 
 def _write(
-    graph,
+    ctx: RunContext,
     ids: list[str],
     patches: dict[str, str],
     verdicts: dict[str, bool],
@@ -552,7 +558,7 @@ def _write(
     errors = [i for i in ids if i in reasons]
     empty = [i for i in ids if i not in patches]
     for iid in ids:
-        logs = graph.instance_logs(iid)
+        logs = ctx.instance_logs(iid)
         shutil.rmtree(logs, ignore_errors=True)
         if iid in verdicts:
             logs.mkdir(parents=True, exist_ok=True)
@@ -574,7 +580,7 @@ def _write(
         elif iid in reasons:
             logs.mkdir(parents=True, exist_ok=True)
             (logs / "run_instance.log").write_text(f"sb-cli: {reasons[iid]}\n")
-            graph.progress.note(f"{iid}: error: {reasons[iid]}")
+            ctx.progress.note(f"{iid}: error: {reasons[iid]}")
     report = {
         "total_instances": len(ids),
         "submitted_instances": len(patches),
@@ -595,4 +601,4 @@ def _write(
         "backend": "sb-cli",
         "service_runs": sorted(members),
     }
-    write_atomic(graph.harness_report, json.dumps(report, indent=4))
+    write_atomic(ctx.harness_report, json.dumps(report, indent=4))

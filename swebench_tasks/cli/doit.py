@@ -30,17 +30,18 @@ def command(args: tuple[str, ...]) -> None:
     """Run doit (list, info, forget, run, preflight, ...) on this directory's task graph."""
     from swebench_tasks import files
     from swebench_tasks.config import load_settings
-    from swebench_tasks.tasks import Graph, run_graph
+    from swebench_tasks.stages.graph import run_graph
+    from swebench_tasks.stages.runcontext import RunContext
 
-    graph = Graph(load_settings(Path.cwd(), no_input=True))
+    ctx = RunContext(load_settings(Path.cwd(), no_input=True))
     errors = io.StringIO()  # doit's own messages, shown unless they become our one line
-    with files.hold(graph.paths) if changes_state(list(args)) else contextlib.nullcontext():
+    with files.hold(ctx.paths) if changes_state(list(args)) else contextlib.nullcontext():
         with contextlib.redirect_stderr(errors):
-            rc, _ = run_graph(graph, list(args), reporter=False)
+            rc, _ = run_graph(ctx, list(args), reporter=False)
     said = errors.getvalue()
-    if graph.failure is not None:
+    if ctx.failure is not None:
         sys.stderr.write(said)
-        raise graph.failure
+        raise ctx.failure
     if rc == 3:  # doit stopped before running anything: a bad command line, or its own crash
         lines = [ln.strip() for ln in said.splitlines() if ln.strip()] or ["invalid command line"]
         if "Traceback" in said:

@@ -163,7 +163,7 @@ def get_provider(
     key_fix: Callable[[str], str] | None = None,
     **options,
 ) -> Provider:
-    """The provider `name`, reaching its endpoint from the environment (SPEC.md).
+    """The provider `name`, reaching its endpoint from the environment (docs/configuration.md).
 
     `on_wait` hears of every rate-limit or backoff wait of its calls (a call's own
     `on_wait` wins), so each command can show it: a silent wait looks like a hang.

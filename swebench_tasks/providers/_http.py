@@ -1,6 +1,6 @@
 """The one HTTP path every provider uses: auth errors, rate limits and retries in one place.
 
-Policy (SPEC.md, Providers): 401/403 is a key problem and is never retried; 429 waits as
+Policy (docs/troubleshooting.md, "3: provider"): 401/403 is a key problem and is never retried; 429 waits as
 `Retry-After` says (bounded); 5xx, timeouts and connection errors retry with bounded
 exponential backoff, then fail with one line naming the provider and endpoint.
 

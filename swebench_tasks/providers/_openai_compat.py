@@ -16,7 +16,7 @@ from swebench_tasks.providers._http import Http, filtered
 
 
 def endpoint(env: str, default: str) -> str:
-    """An endpoint from its variable (SPEC.md, Providers), else the public default."""
+    """An endpoint from its variable (docs/configuration.md), else the public default."""
     return (os.environ.get(env) or default).strip().rstrip("/")
 
 

@@ -136,7 +136,7 @@ def welcome(ui: Ui, workdir: Path, a: Answers) -> bool:
 
 def system_checks(ui: Ui, workdir: Path, a: Answers) -> bool:
     """The same checks `swebench preflight` starts with; each ✖ comes with its fix."""
-    from swebench_tasks import preflight
+    from swebench_tasks import checks as preflight
 
     ui.print("\n🔎 Checking your system...")
     with ui.console.status("Checking Python, Docker, disk and network..."):
@@ -229,7 +229,7 @@ def choose_mode(ui: Ui, workdir: Path, a: Answers) -> bool:
 def mode_rows(settings: Settings, count: int | None) -> list[tuple[str, str]]:
     """The mode, and in agent mode its limits and what they allow at most: for the summary and
     Quick Run (the run itself prints the same estimate before it starts)."""
-    from swebench_tasks.agent_tasks import limits_text, most_usd
+    from swebench_tasks.agent.limits import limits_text, most_usd
 
     if settings.agent == "none":
         return [("Mode", "One reply per instance")]

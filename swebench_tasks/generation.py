@@ -149,7 +149,7 @@ PROMPT_OVERHEAD_TOKENS = 600
 
 
 def forecast(
-    rows: list[dict], *, provider: str, model: str, context_budget: int | None, info=None
+    rows: list[dict], *, provider: str | None, model: str, context_budget: int | None, info=None
 ) -> tuple[int, int, float | None]:
     """(input tokens, output tokens, USD or None if the price is unknown) for generating `rows`."""
     from swebench_tasks.pricing import estimate
