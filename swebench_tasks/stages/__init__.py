@@ -1,0 +1,1 @@
+"""The spine: the doit task graph, one module per stage (see README.md); `graph.py` composes it."""
