@@ -1,4 +1,5 @@
-"""The home menu, Quick Run, Help & Docs, and the run screen they share with Guided Setup."""
+"""The home menu, Quick Run and Help & Docs: the top of the wizard, which opens the flows
+(Guided Setup, Options); no flow imports it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from rich.markup import escape
 from swebench_tasks.errors import SwebenchError
 from swebench_tasks.ui import Ui
 from swebench_tasks.wizard.connect import LABELS, say_error
-from swebench_tasks.wizard.prompts import Back, Choice, choose, pause, text
-from swebench_tasks.wizard.setup import guided_setup, header, mode_rows
+from swebench_tasks.wizard.options import options
+from swebench_tasks.wizard.prompts import Back, Choice, choose, pause
+from swebench_tasks.wizard.screen import header, run_screen
+from swebench_tasks.wizard.setup import guided_setup, mode_rows
 
 MENU = (
     ("quick", "Quick Run"),
@@ -22,8 +25,6 @@ MENU = (
 
 def home(ui: Ui, workdir: Path) -> None:
     """`swebench` in a terminal. Esc leaves; a failed screen says why and returns here."""
-    from swebench_tasks.wizard.options import options
-
     screens = {"quick": quick_run, "setup": guided_setup, "help": help_docs, "options": options}
     while True:
         header(ui, "🚀 SWE-bench Runner")
@@ -79,32 +80,3 @@ def quick_run(ui: Ui, workdir: Path) -> bool:
     pause("Press Enter to run now (Esc: back).")
     run_screen(ui, workdir, {})
     return True
-
-
-def run_screen(ui: Ui, workdir: Path, flags: dict, key: str | None = None) -> None:
-    """`swebench run` with its progress and summary; then Enter exits and R reruns what failed."""
-    from swebench_tasks.run import execute
-
-    while True:
-        ui.print("")
-        summary = execute(ui, workdir, flags, key=key)
-        failed = summary["unresolved"] + summary["errors"]
-        ui.print(
-            f"\n🎯 Passed: {summary['resolved']}   Failed: {failed}   "
-            f"(of {summary['evaluated']} evaluated, {summary['selected']} selected)"
-        )
-        ui.print(
-            f"📁 Results saved to {escape(summary['results_dir'])}"
-            + (f" and {escape(summary['report_path'])}" if summary.get("report_path") else "")
-        )
-        try:
-            answer = text(
-                "Press Enter to exit, or type R to rerun failed only:",
-                validate=lambda v: v.strip().lower() in ("", "r"),
-                invalid="Enter, or R",
-            ).strip()
-        except Back:  # after a run there is nothing to go back to: Esc exits too
-            return
-        if answer.lower() != "r":
-            return
-        flags = {**flags, "rerun_failed": True}

@@ -17,7 +17,7 @@ from swebench_tasks.errors import SwebenchError, UsageError
 from swebench_tasks.ui import Ui
 from swebench_tasks.wizard.connect import LABELS, OK, ask_key, say_error, show_waits
 from swebench_tasks.wizard.prompts import Back, Choice, choose, confirm, pause, text
-from swebench_tasks.wizard.setup import header
+from swebench_tasks.wizard.screen import header
 
 ACTIVE, INACTIVE = "●", "○"
 

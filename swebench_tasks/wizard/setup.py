@@ -19,6 +19,7 @@ from swebench_tasks.ui import Ui
 from swebench_tasks.wizard.connect import FAIL, LABELS, OK, Key, connect_key, pick_model, pick_ollama_model
 from swebench_tasks.wizard.fixes import READY
 from swebench_tasks.wizard.prompts import Back, Choice, choose, confirm, pause, text
+from swebench_tasks.wizard.screen import header, run_screen
 
 DATASETS = (
     ("lite", "lite (quick validation runs)"),
@@ -71,12 +72,6 @@ class Answers:
             "count": self.count,
             "agent": self.agent,
         }
-
-
-def header(ui: Ui, title: str) -> None:
-    ui.clear()
-    rule = "─" * min(ui.console.width, 72)
-    ui.print(f"{rule}\n[bold]{title}[/]\n{rule}")
 
 
 def guided_setup(
@@ -295,7 +290,6 @@ def summary(ui: Ui, workdir: Path, a: Answers) -> bool:
     from swebench_tasks import profiles
     from swebench_tasks.config import load_settings
     from swebench_tasks.usecases import write_config
-    from swebench_tasks.wizard.home import run_screen
 
     provider = a.source
     header(ui, "Summary")
