@@ -13,43 +13,47 @@ as grimp finds the package through `sys.path`.
 
 (b) Parameter walks. A walk is the set of package modules in which the value of
     `swebench run --model X`, of the provider API key that run uses, or of
-    `swebench run --max-workers N` is *named*: read, passed on or used under one of the names in
-    `WALKS`. Every module is searched with every name (comments and docstrings removed first);
-    a module is on the walk if one name matches in it, unless the name's `skip` lists the
-    module because there the same spelling is another value (each skip says why). The names
-    are the union over the commits measured, so a name that does not exist at a commit simply
-    does not match. Each name is tagged:
+    `swebench run --max-workers N` is *named*: read, passed on or used under one of the names
+    in `WALKS`. Every module is searched with every name (comments and docstrings removed
+    first); a module is on the walk if one name matches in it, unless the name's `skip` lists
+    the module because there the same spelling is another value (each skip says why). The
+    names are the union over the commits measured, so a name that does not exist at a commit
+    simply does not match. Each name is tagged:
       - "path": on the way from the flag (or, for the key, from its sources: environment,
         keychain, `.env` pointer, the hidden prompt) to its final use: the provider's HTTP
-        request body, the provider's auth header, doit's `num_process` and the harness's
-        `--max_workers`;
+        request body, the provider's auth header, doit's `num_process`, the harness's
+        `--max_workers` (and the sb-cli submission pool);
       - "side": another use of the same value on the way (price lookup, context budget,
-        generation key, the harness's `model_name_or_path`, the sb-cli worker pool).
+        generation key and record path, the harness's `model_name_or_path`).
     The walk's count is the number of modules matched by any name; the modules matched only by
     "side" names are counted apart. A tag belongs to the name, not to each occurrence: a
     `Settings.model` read counts as "path" even where it feeds a side use (e.g. `retrieval`).
     Not counted: modules that only carry an object holding the value (a `Settings`, a flags
     dict, a `Graph`, a provider object) without naming the value; modules of another entry
-    (`swebench setup`, the wizard, `swebench models`, `swebench secrets`), which have their own
-    flags or prompts. Every match is printed with its line so the count can be checked by eye.
+    (`swebench setup`, `preflight`, `models`, `secrets`, `profiles`, the wizard: see
+    `OTHER_ENTRIES`, by module or `module::function`), which have their own flags, prompts or
+    keys. Every match is printed with its line, so the count can be checked by eye.
 
 (c) Files a change touches (package modules only; tests and docs not counted):
     - add a provider: the new provider file, plus every module holding a list, tuple, set or
       dict literal with 2+ provider names among its elements or keys, or a string literal
-      naming 3+ of them (help texts), where the provider names are the modules of
-      `providers/` not starting with `_`.
+      naming 3+ of them as lower-case words (help texts; function docstrings too, as click
+      shows a command's docstring as its help; module and class docstrings are not counted),
+      where the provider names are the modules of `providers/` not starting with `_`.
+      Special cases of one provider (`== "ollama"`) and tables keyed by model or key prefix
+      (pricing, key masking) are not enumerations of providers and are not counted.
     - change the prompt: modules that assign `PROMPT_VERSION` or a module-level string whose
       name contains SYSTEM, PROMPT, TEMPLATE or INSTRUCTION (the prompt's text). Modules that
       only read them are listed apart.
     - add a preflight check: modules that construct `Check("<name>", ...)` with a literal name
-      (where checks are defined and composed), plus modules with any other call whose first argument is a string literal
-      equal to a check's name (a check's name: the first argument of a `Check(...)`; an
-      f-string counts by its text before the first placeholder): those name individual checks
-      elsewhere (e.g. `failed("docker engine", exc)`).
+      (where checks are defined and composed), plus modules with any other call whose first
+      argument is a string literal equal to a check's name (a check's name: the first
+      argument of a `Check(...)`; an f-string counts by its text before the first
+      placeholder): those name individual checks elsewhere (e.g. `failed("docker engine", exc)`).
     - change how results print: modules that define or call the summary renderer
-      (`def render` in a module named `report`, or `render(` imported from it), or that print
+      (`def render` in a module named `report`, or `render` imported from it), or that print
       (`print`, `line`, `Table`) in a function that reads a string key of a dict named
-      `summary`.
+      `summary` (and defines no inner function).
 """
 
 from __future__ import annotations
@@ -165,6 +169,12 @@ WALKS: dict[str, list[Name]] = {
         Name(r'"--max_workers"|\bmax_workers:\s*int\b', "harness --max_workers (final use)"),
     ],
 }
+# Broad spellings of each value: their matches off the walk are printed for a reader to judge.
+HINTS = {
+    "--model": r"\.model\b|\bmodel_name\b|\bmodel=",
+    "API key": r"\.key\b|\bkey=|\bapi_key\b",
+    "--max-workers": r"max_workers|num_process",
+}
 for _names in WALKS.values():  # the wizard and the other commands are other entries
     for _i, _n in enumerate(_names):
         _names[_i] = Name(_n.pattern, _n.note, _n.tag, _n.skip + OTHER_ENTRIES, _n.why)
@@ -254,7 +264,9 @@ def graph_figures(root: Path) -> None:
 # -- (b) walks ------------------------------------------------------------------------------
 
 
-def walk(modules: list[Module], names: list[Name]) -> None:
+def walk(modules: list[Module], names: list[Name], hint: str) -> None:
+    """Print each name's matches and the walk; `hint` is a broad spelling whose other matches
+    are listed for review, so a new name at another commit is not missed silently."""
     on: dict[str, set[str]] = {}
     for n in names:
         hits = []
@@ -271,13 +283,15 @@ def walk(modules: list[Module], names: list[Name]) -> None:
     side = sorted(m for m, tags in on.items() if "path" not in tags)
     print(f"  walk: {len(on)} modules: {', '.join(map(short, sorted(on)))}")
     print(f"    by path names: {len(path)}; only by side names: {len(side)} ({', '.join(map(short, side)) or '-'})")
+    rest = [
+        f"{short(m.name)}:{','.join(map(str, lines))}"
+        for m in modules
+        if m.name not in on and (lines := [x for x in m.matches(hint) if not m.skipped(x, OTHER_ENTRIES)])
+    ]
+    print(f"    to review (match /{hint}/, not on the walk): {' '.join(rest) or '-'}")
 
 
 # -- (c) changes ----------------------------------------------------------------------------
-
-
-def strings(node: ast.AST) -> list[str]:
-    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
 
 def add_provider(modules: list[Module]) -> list[str]:
@@ -290,6 +304,11 @@ def add_provider(modules: list[Module]) -> list[str]:
     out = []
     for m in modules:
         why = []
+        prose = {  # module and class docstrings: read by developers, not shown to users
+            id(n.body[0].value)
+            for n in ast.walk(m.tree)
+            if isinstance(n, (ast.Module, ast.ClassDef)) and n.body and isinstance(n.body[0], ast.Expr)
+        }
         for node in ast.walk(m.tree):
             if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
                 elts = node.elts
@@ -303,17 +322,13 @@ def add_provider(modules: list[Module]) -> list[str]:
             if (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
+                and id(node) not in prose
                 and len(set(word.findall(node.value))) >= 3
-                and not is_docstring(m, node)
             ):
                 why.append(f"{node.lineno}(text)")
         if why:
             out.append(f"{short(m.name)}:{','.join(sorted(set(why), key=lambda s: int(s.split('(')[0])))}")
     return ["<providers/new.py>"] + out
-
-
-def is_docstring(m: Module, node: ast.Constant) -> bool:
-    return m.code.splitlines()[node.lineno - 1].strip() == "" if node.lineno <= len(m.code.splitlines()) else False
 
 
 PROMPT_NAME = re.compile(r"SYSTEM|PROMPT|TEMPLATE|INSTRUCTION")
@@ -427,7 +442,7 @@ def measure(root: Path) -> None:
     print("\n(b) parameter walks")
     for param, names in WALKS.items():
         print(f"  {param}")
-        walk(modules, names)
+        walk(modules, names, HINTS[param])
     print("\n(c) files a change touches")
     providers = add_provider(modules)
     print(f"  add a provider: {len(providers)} files: {' '.join(providers)}")
