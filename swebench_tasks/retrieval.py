@@ -107,7 +107,7 @@ class Remotes:
     def prefetch(self, repo: str, rows: list[dict]) -> None:
         """Fetch the rows' commits, except where the engine has the instance's image to read."""
         if self.engine:
-            from swebench_tasks.images import is_present
+            from swebench_tasks.engine import is_present
 
             rows = [r for r in rows if not (r.get("image") and is_present(r["image"]))]
         if rows:
@@ -177,7 +177,7 @@ def read_repository(graph, row: dict) -> dict[str, str] | None:
 
 
 def engine_available() -> bool:
-    from swebench_tasks.images import engine_reachable
+    from swebench_tasks.engine import engine_reachable
 
     return engine_reachable()
 
@@ -199,7 +199,7 @@ def apply_checker(graph, row: dict):
     """A `git apply --check` inside the instance image, or None where no engine can run it."""
     if not graph.uses_docker or not row.get("image"):
         return None
-    from swebench_tasks.images import is_present
+    from swebench_tasks.engine import is_present
 
     if not is_present(row["image"]):
         return None

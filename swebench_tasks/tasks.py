@@ -369,10 +369,10 @@ class Graph:
 
         def image():
             """Each selected instance's image, pulled (with registry fix-ups) unless present."""
-            from swebench_tasks import images
+            from swebench_tasks import engine, images
 
             if g.uses_docker or g.agent_mode:
-                tags = images.local_tags()
+                tags = engine.local_tags()
                 for row in g.rows():
                     yield images.image_task(g, row, tags)
 
