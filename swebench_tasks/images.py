@@ -269,6 +269,7 @@ class _Session:
     image_locks: dict[str, threading.Lock] = field(default_factory=dict)
     logins: dict[str, bool] = field(default_factory=dict)  # registry -> whether a login succeeded
     emulation_refused: bool = False
+    platform: str | None = None  # AMD64 once emulation was accepted
     started: int = 0
     finished: int = 0
 
@@ -354,10 +355,18 @@ def _offer_login(graph: Graph, session: _Session, host: str) -> bool:
         return session.logins[host]
 
 
+def emulated_platform(graph: Graph) -> str | None:
+    """The platform this run's images are pulled and evaluated as: the user's
+    DOCKER_DEFAULT_PLATFORM, else AMD64 once emulation was accepted in this run. Kept in the
+    run's session, never written to the process environment: the pulls and the harness's
+    environment are given it explicitly."""
+    return os.environ.get("DOCKER_DEFAULT_PLATFORM") or _session(graph).platform
+
+
 def _offer_emulation(graph: Graph, session: _Session, instance_id: str) -> bool:
-    """DOCKER_DEFAULT_PLATFORM=linux/amd64 for this session: already set, or offered once in a TTY."""
+    """DOCKER_DEFAULT_PLATFORM=linux/amd64 for this run: already set, or offered once in a TTY."""
     with session.lock:
-        if os.environ.get("DOCKER_DEFAULT_PLATFORM") == AMD64:
+        if emulated_platform(graph) == AMD64:
             return True
         if session.emulation_refused:
             return False
@@ -367,7 +376,7 @@ def _offer_emulation(graph: Graph, session: _Session, instance_id: str) -> bool:
             f"No arm64 image for {instance_id}. Run x86_64 images under "
             f"emulation (DOCKER_DEFAULT_PLATFORM={AMD64}) for this session?",
         ):
-            os.environ["DOCKER_DEFAULT_PLATFORM"] = AMD64
+            session.platform = AMD64
             graph.progress.note(f"using DOCKER_DEFAULT_PLATFORM={AMD64} for this session")
             return True
         session.emulation_refused = True
@@ -449,7 +458,7 @@ def _pull_fallback(
     namespace = fallback_namespace(settings)
     arch = effective_arch(settings, info)
     platform = None
-    if arch == "arm64" and os.environ.get("DOCKER_DEFAULT_PLATFORM") == AMD64:
+    if arch == "arm64" and emulated_platform(graph) == AMD64:
         arch, platform = "x86_64", AMD64
     name = fallback_name(namespace, arch, iid)
     graph.progress.note(f"{expected}: {first.reason}; trying {name}")

@@ -616,6 +616,8 @@ class Graph:
         modal: bool = False,
     ) -> harness.EvalResults:
         """Run the local harness and read its results; shared by evaluate and the smoke test."""
+        from swebench_tasks.images import emulated_platform
+
         s = self.settings
         wanted = set(instance_ids)
         datasets.check_evaluable([r for r in self.rows() if r["instance_id"] in wanted])
@@ -645,6 +647,7 @@ class Graph:
             model_name=model_name,
             instance_ids=watched,
             on_progress=lambda done, total: self.progress.set(stage, done),
+            platform=emulated_platform(self),
         )
         return harness.read_results(
             report_dir=self.paths.reports,

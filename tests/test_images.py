@@ -361,8 +361,10 @@ def test_arm64_prefers_native_images_then_offers_emulation(workspace: Path, engi
     tty.ui.confirm = lambda question: asked.append(question) or True
     result = images.ensure_image(tty, row)
     assert pulls == [(row["image"], None), (arm, None), (amd, "linux/amd64")]
-    assert result.source == amd and os.environ["DOCKER_DEFAULT_PLATFORM"] == "linux/amd64"
-    assert len(asked) == 1 and "emulation" in asked[0]
+    assert result.source == amd and len(asked) == 1 and "emulation" in asked[0]
+    # The run's harness is given the platform; the process environment is left alone.
+    assert images.emulated_platform(tty) == "linux/amd64" and "DOCKER_DEFAULT_PLATFORM" not in os.environ
+    assert images.emulated_platform(graph) is None  # another run (graph) decides for itself
 
     # For the rest of the session the emulated image is pulled directly.
     engine.remove_images(row["image"], amd)
