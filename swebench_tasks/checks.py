@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from swebench_tasks import harness, images
+from swebench_tasks import engine, harness, images
 from swebench_tasks.errors import EngineError, SwebenchError, UsageError
 
 if TYPE_CHECKING:
@@ -121,15 +121,15 @@ def harness_version(python: str) -> str | None:
     return (proc.stdout.strip() or None) if proc.returncode == 0 else None
 
 
-def check_engine() -> tuple[Check, images.EngineInfo | None]:
+def check_engine() -> tuple[Check, engine.EngineInfo | None]:
     try:
-        info = images.engine_info()
+        info = engine.engine_info()
     except SwebenchError as exc:
         return failed("docker engine", exc), None
     return Check("docker engine", True, f"Docker {info.version} at {info.address} ({info.os_type}/{info.arch})"), info
 
 
-def check_docker_cli(info: images.EngineInfo) -> Check:
+def check_docker_cli(info: engine.EngineInfo) -> Check:
     """The harness stops containers with `docker stop`: that CLI must reach the same engine."""
     docker = shutil.which("docker")
     if docker is None:
@@ -161,7 +161,7 @@ def check_docker_cli(info: images.EngineInfo) -> Check:
     return Check("docker command", True, f"{docker} reaches the same engine")
 
 
-def check_arch(settings: Settings, info: images.EngineInfo) -> Check:
+def check_arch(settings: Settings, info: engine.EngineInfo) -> Check:
     try:
         arch = images.effective_arch(settings, info)
     except UsageError as exc:
@@ -199,9 +199,9 @@ def check_disk(free: int, missing: int, where: str) -> Check:
     )
 
 
-def _free_bytes(info: images.EngineInfo) -> int | None:
+def _free_bytes(info: engine.EngineInfo) -> int | None:
     """Free bytes on the engine's data disk, if that is this machine's (not a VM's or a remote host's)."""
-    if not (images.engine_address().socket_path and sys.platform.startswith("linux") and info.root_dir):
+    if not (engine.engine_address().socket_path and sys.platform.startswith("linux") and info.root_dir):
         return None
     try:
         return shutil.disk_usage(info.root_dir).free
@@ -225,7 +225,7 @@ def _endpoint(url: str) -> tuple[str, int]:
 
 
 def network_targets(
-    settings: Settings, info: images.EngineInfo | None, images_needed: list[str] | None, provider_url: str | None
+    settings: Settings, info: engine.EngineInfo | None, images_needed: list[str] | None, provider_url: str | None
 ) -> dict[str, tuple[str, int]]:
     """What the run will talk to: the registries of the images still to pull (None: no selection
     yet, so Docker Hub's), their fallback namespace's, and the provider."""
@@ -280,7 +280,7 @@ class SystemReport:
 
     checks: list[Check]
     harness_version: str | None = None
-    engine: images.EngineInfo | None = None
+    engine: engine.EngineInfo | None = None
 
     @property
     def failures(self) -> list[Check]:
@@ -326,7 +326,7 @@ def run_checks(
         if info is not None:
             checks += [check_docker_cli(info), check_arch(settings, info)]
             if missing:
-                missing = [name for name in missing if not images.is_present(name)]
+                missing = [name for name in missing if not engine.is_present(name)]
             free = _free_bytes(info)
             checks.append(
                 check_disk(free, len(missing or ()), info.root_dir)

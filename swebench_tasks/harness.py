@@ -62,8 +62,11 @@ def instance_log_dir(logs_root: Path, run_id: str, model_name: str, instance_id:
     return logs_root / safe_name(run_id) / safe_name(model_dir_name(model_name)) / safe_name(instance_id)
 
 
-def child_env() -> dict[str, str]:
+def child_env(platform: str | None = None) -> dict[str, str]:
+    """Our environment without the keys; `platform` (an emulated run's) as DOCKER_DEFAULT_PLATFORM."""
     env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
+    if platform:
+        env["DOCKER_DEFAULT_PLATFORM"] = platform
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -218,13 +221,15 @@ def run(
     model_name: str,
     instance_ids: list[str],
     on_progress: Callable[[int, int], None] | None = None,
+    platform: str | None = None,
 ) -> None:
-    """Run the harness, its output to `log_path`, reporting finished instances as they land."""
+    """Run the harness, its output to `log_path`, reporting finished instances as they land;
+    `platform` is the images' when the run emulates another (DOCKER_DEFAULT_PLATFORM)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     reports = [instance_log_dir(logs_root, run_id, model_name, i) / "report.json" for i in instance_ids]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=child_env(), stdin=subprocess.DEVNULL
+            cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=child_env(platform), stdin=subprocess.DEVNULL
         )
         _running.add(proc)
         try:

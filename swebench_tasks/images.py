@@ -1,9 +1,7 @@
 """Instance images: present locally, else pulled with registry fix-ups (docs/troubleshooting.md), and recorded.
 
-Engine questions (is it up, is an image present, what arch) go over the engine's socket with
-the standard library only: they sit on the path of every up-to-date `swebench run`, where
-importing the docker SDK would cost more than the whole check. Pulls use the SDK, which
-knows the user's registry logins and credential helpers.
+Engine questions (is it up, is an image present, what arch) are engine.py's. Pulls use the
+`docker` SDK, which knows the user's registry logins and credential helpers.
 
 Images this tool pulled or tagged are recorded in `.swebench/images.json` (name, image id,
 instance). A label cannot mark them: labels are part of the image config, so adding one
@@ -13,11 +11,9 @@ makes a new image with another id, and the harness wants the pulled image under 
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
-import socket
 import sys
 import threading
 import weakref
@@ -25,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import quote, urlencode, urlsplit
 
+from swebench_tasks import engine
+from swebench_tasks.engine import ARCHES, START_DOCKER, EngineInfo
 from swebench_tasks.errors import EngineError, UsageError
 from swebench_tasks.files import write_atomic
 
@@ -49,202 +46,14 @@ class Run(Protocol):
     def ui(self) -> Ui: ...
 
 
-DEFAULT_SOCKET = "/var/run/docker.sock"
 DEFAULT_FALLBACK_NAMESPACE = "ghcr.io/epoch-research"
 AMD64 = "linux/amd64"
-# The engine's word for its machine -> the word image names use.
-ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
-START_DOCKER = (
-    "start Docker (`sudo systemctl start docker`, or open Docker Desktop), or point DOCKER_HOST at a running engine"
-)
 FREE_DISK = "free disk space for Docker (`docker system prune`, or remove unused images), then retry"
 
 # Docker's reference grammar (distribution/reference): an optional registry, then path components.
 _DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 NAMESPACE_RE = re.compile(rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*$")
-
-
-# -- the engine, over its socket ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EngineAddress:
-    """Where the engine listens, as the harness's `docker.from_env()` would find it."""
-
-    url: str  # for messages
-    socket_path: str | None = None  # a unix socket, else host:port over TCP
-    host: str = ""
-    port: int = 0
-    tls: bool = False
-
-
-def engine_address() -> EngineAddress:
-    """DOCKER_HOST, or the default socket; UsageError for a value that names no engine."""
-    raw = os.environ.get("DOCKER_HOST", "").strip()
-    if not raw:
-        return EngineAddress(f"unix://{DEFAULT_SOCKET}", socket_path=DEFAULT_SOCKET)
-    parts = urlsplit(raw)
-    if parts.scheme == "unix" and (parts.netloc + parts.path):
-        return EngineAddress(raw, socket_path=parts.netloc + parts.path)
-    if parts.scheme in ("tcp", "http", "https") and parts.hostname:
-        tls = parts.scheme == "https" or bool(os.environ.get("DOCKER_TLS_VERIFY"))
-        try:
-            port = parts.port or (2376 if tls else 2375)
-        except ValueError:
-            port = 0
-        if port:
-            return EngineAddress(raw, host=parts.hostname, port=port, tls=tls)
-    raise UsageError(
-        f"DOCKER_HOST={raw!r} is not an engine address this tool can use",
-        fix=f"set DOCKER_HOST to unix:///path/to/docker.sock or tcp://HOST:PORT, or unset it for {DEFAULT_SOCKET}",
-    )
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-def _connection(address: EngineAddress, timeout: float) -> http.client.HTTPConnection:
-    if address.socket_path:
-        return _UnixConnection(address.socket_path, timeout)
-    if address.tls:
-        import ssl
-
-        certs = Path(os.environ.get("DOCKER_CERT_PATH") or Path.home() / ".docker")
-        context = ssl.create_default_context(cafile=str(certs / "ca.pem") if (certs / "ca.pem").exists() else None)
-        if (certs / "cert.pem").exists():
-            context.load_cert_chain(certs / "cert.pem", certs / "key.pem")
-        return http.client.HTTPSConnection(address.host, address.port, timeout=timeout, context=context)
-    return http.client.HTTPConnection(address.host, address.port, timeout=timeout)
-
-
-def _call(method: str, path: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
-    """One engine API request; OSError/HTTPException when the engine does not answer."""
-    conn = _connection(engine_address(), timeout)
-    try:
-        conn.request(method, path, headers={"Host": "docker"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def _image_path(image: str, suffix: str = "") -> str:
-    return f"/images/{quote(image, safe='/:@')}{suffix}"
-
-
-def engine_reachable() -> bool:
-    """Whether the engine answers its ping; never raises (used as a doit up-to-date check)."""
-    try:
-        return _call("GET", "/_ping", timeout=5)[0] == 200
-    except (OSError, http.client.HTTPException, UsageError):
-        return False
-
-
-def image_id(image: str | None) -> str | None:
-    """The local image's id, or None if absent or the engine does not answer."""
-    if not image:
-        return None
-    try:
-        status, body = _call("GET", _image_path(image, "/json"))
-    except (OSError, http.client.HTTPException, UsageError):
-        return None
-    return json.loads(body).get("Id") if status == 200 else None
-
-
-def is_present(image: str | None) -> bool:
-    """Whether the engine has the image (by name); the image tasks' up-to-date check."""
-    return image_id(image) is not None
-
-
-def local_tags() -> frozenset[str]:
-    """Every `name:tag` the engine holds, in one request (empty if it does not answer): the
-    image tasks of a full selection ask it once, not once per image."""
-    try:
-        status, body = _call("GET", "/images/json", timeout=30)
-    except (OSError, http.client.HTTPException, UsageError):
-        return frozenset()
-    if status != 200:
-        return frozenset()
-    return frozenset(tag for image in json.loads(body) for tag in image.get("RepoTags") or ())
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What preflight and the pulls need to know about the engine (from its `info`)."""
-
-    address: str
-    id: str
-    version: str
-    arch: str  # as image names spell it: x86_64, arm64 (else the engine's own word)
-    os_type: str
-    root_dir: str
-    mirrors: tuple[str, ...]
-
-
-def unreachable(address: str, exc: BaseException) -> EngineError:
-    """The one error for an engine that does not answer, with the fix that applies."""
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-    if isinstance(exc, PermissionError):
-        return EngineError(
-            f"no permission to use the Docker engine at {address}",
-            fix="add your user to the docker group (`sudo usermod -aG docker $USER`, then log in "
-            "again), or set DOCKER_HOST",
-        )
-    return EngineError(f"Docker engine not reachable at {address}: {reason}", fix=START_DOCKER)
-
-
-def engine_info() -> EngineInfo:
-    """The engine's identity and arch; EngineError (exit 4) naming the fix if it does not answer."""
-    address = engine_address()
-    try:
-        status, body = _call("GET", "/info")
-    except (OSError, http.client.HTTPException) as exc:
-        raise unreachable(address.url, exc) from None
-    if status != 200:
-        raise EngineError(f"the Docker engine at {address.url} answered {status} to `info`", fix=START_DOCKER)
-    info = json.loads(body)
-    machine = str(info.get("Architecture") or "")
-    return EngineInfo(
-        address=address.url,
-        id=str(info.get("ID") or ""),
-        version=str(info.get("ServerVersion") or ""),
-        arch=ARCHES.get(machine, machine),
-        os_type=str(info.get("OSType") or ""),
-        root_dir=str(info.get("DockerRootDir") or ""),
-        mirrors=tuple((info.get("RegistryConfig") or {}).get("Mirrors") or ()),
-    )
-
-
-def tag(source: str, target: str) -> None:
-    """`docker tag source target`."""
-    repo, _, tag_ = split_tag(target)
-    try:
-        status, body = _call("POST", _image_path(source, "/tag?" + urlencode({"repo": repo, "tag": tag_})))
-    except (OSError, http.client.HTTPException) as exc:
-        raise unreachable(engine_address().url, exc) from None
-    if status not in (200, 201):
-        raise EngineError(f"cannot tag {source} as {target}: {_message(body)}", fix=START_DOCKER)
-
-
-def _message(body: bytes) -> str:
-    try:
-        return str(json.loads(body).get("message") or "").strip()
-    except ValueError:
-        return body.decode(errors="replace").strip()
 
 
 # -- names ----------------------------------------------------------------------------------------
@@ -334,7 +143,7 @@ def _update_record(paths: Paths, change: Callable[[dict[str, dict]], None]) -> N
 
 def remember(paths: Paths, names: list[str], instance_id: str, how: str) -> None:
     """Record names as this tool's (with their current image id)."""
-    entries = {name: {"id": image_id(name), "instance_id": instance_id, "how": how} for name in names}
+    entries = {name: {"id": engine.image_id(name), "instance_id": instance_id, "how": how} for name in names}
     _update_record(paths, lambda images: images.update(entries))
 
 
@@ -347,24 +156,21 @@ def remove_pulled(paths: Paths, *, dry_run: bool = False) -> list[str]:
     removed: list[str] = []
     forget: list[str] = []
     for name, entry in sorted(recorded(paths).items()):
-        current = image_id(name)
-        if current is None and not engine_reachable():
-            raise unreachable(engine_address().url, ConnectionError("no answer"))
+        current = engine.image_id(name)
+        if current is None and not engine.engine_reachable():
+            raise engine.unreachable(engine.engine_address().url, ConnectionError("no answer"))
         if current is None or current != entry.get("id"):
             forget.append(name)
             continue
         if dry_run:
             removed.append(name)
             continue
-        try:
-            status, body = _call("DELETE", _image_path(name))
-        except (OSError, http.client.HTTPException) as exc:
-            raise unreachable(engine_address().url, exc) from None
-        if status in (200, 404):
+        kept = engine.remove(name)
+        if kept is None:
             removed.append(name)
             forget.append(name)
         else:
-            sys.stderr.write(f"swebench: kept {name}: {_message(body)} (fix: remove the containers using it)\n")
+            sys.stderr.write(f"swebench: kept {name}: {kept} (fix: remove the containers using it)\n")
     if not dry_run and forget:
 
         def drop(images: dict[str, dict]) -> None:
@@ -466,7 +272,7 @@ def _pull(name: str, platform: str | None, on_event: Callable[[dict], None]) -> 
         raise PullError(name, classify(message, exc.status_code), message) from None
     except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
         raise PullError(name, "engine", str(exc)) from None
-    if not is_present(name):
+    if not engine.is_present(name):
         raise PullError(name, "engine", "the engine ended the pull before the image was complete")
 
 
@@ -478,6 +284,7 @@ class _Session:
     image_locks: dict[str, threading.Lock] = field(default_factory=dict)
     logins: dict[str, bool] = field(default_factory=dict)  # registry -> whether a login succeeded
     emulation_refused: bool = False
+    platform: str | None = None  # AMD64 once emulation was accepted
     started: int = 0
     finished: int = 0
 
@@ -563,10 +370,18 @@ def _offer_login(run: Run, session: _Session, host: str) -> bool:
         return session.logins[host]
 
 
+def emulated_platform(run: Run) -> str | None:
+    """The platform this run's images are pulled and evaluated as: the user's
+    DOCKER_DEFAULT_PLATFORM, else AMD64 once emulation was accepted in this run. Kept in the
+    run's session, never written to the process environment: the pulls and the harness's
+    environment are given it explicitly."""
+    return os.environ.get("DOCKER_DEFAULT_PLATFORM") or _session(run).platform
+
+
 def _offer_emulation(run: Run, session: _Session, instance_id: str) -> bool:
-    """DOCKER_DEFAULT_PLATFORM=linux/amd64 for this session: already set, or offered once in a TTY."""
+    """DOCKER_DEFAULT_PLATFORM=linux/amd64 for this run: already set, or offered once in a TTY."""
     with session.lock:
-        if os.environ.get("DOCKER_DEFAULT_PLATFORM") == AMD64:
+        if emulated_platform(run) == AMD64:
             return True
         if session.emulation_refused:
             return False
@@ -576,7 +391,7 @@ def _offer_emulation(run: Run, session: _Session, instance_id: str) -> bool:
             f"No arm64 image for {instance_id}. Run x86_64 images under "
             f"emulation (DOCKER_DEFAULT_PLATFORM={AMD64}) for this session?",
         ):
-            os.environ["DOCKER_DEFAULT_PLATFORM"] = AMD64
+            session.platform = AMD64
             run.progress.note(f"using DOCKER_DEFAULT_PLATFORM={AMD64} for this session")
             return True
         session.emulation_refused = True
@@ -626,10 +441,10 @@ def ensure_image(run: Run, row: dict) -> ImageResult:
     expected = expected_image(row)
     session = _session(run)
     with session.image_lock(expected):
-        current = image_id(expected)
+        current = engine.image_id(expected)
         if current is not None:
             return ImageResult(iid, expected, "present", expected, current)
-        info = engine_info()
+        info = engine.engine_info()
         meter = _PullMeter(run, session, iid)
         meter.start(expected)
         try:
@@ -638,15 +453,16 @@ def ensure_image(run: Run, row: dict) -> ImageResult:
             if first.kind not in FALLBACK_KINDS:
                 raise _fatal(expected, first) from None
             source = _pull_fallback(run, session, iid, expected, first, info, meter)
-            tag(source, expected)
+            repository, _, tag_ = split_tag(expected)
+            engine.tag(source, repository, tag_)
             remember(run.paths, [source, expected], iid, "fallback")
             run.progress.note(f"tagged {source} as {expected}")
             _persist_namespace(run, session, source)
             meter.finish()
-            return ImageResult(iid, expected, "fallback", source, image_id(expected))
+            return ImageResult(iid, expected, "fallback", source, engine.image_id(expected))
         remember(run.paths, [expected], iid, "pulled")
         meter.finish()
-        return ImageResult(iid, expected, "pulled", expected, image_id(expected))
+        return ImageResult(iid, expected, "pulled", expected, engine.image_id(expected))
 
 
 def _pull_fallback(
@@ -657,7 +473,7 @@ def _pull_fallback(
     namespace = fallback_namespace(settings)
     arch = effective_arch(settings, info)
     platform = None
-    if arch == "arm64" and os.environ.get("DOCKER_DEFAULT_PLATFORM") == AMD64:
+    if arch == "arm64" and emulated_platform(run) == AMD64:
         arch, platform = "x86_64", AMD64
     name = fallback_name(namespace, arch, iid)
     run.progress.note(f"{expected}: {first.reason}; trying {name}")

@@ -99,3 +99,17 @@ def test_results_from_summary_then_instances_then_errors(tmp_path):
                                instance_ids=["a", "b"], empty_ids=set())
     assert res.source == "summary" and res.error_ids == ["b"]
     assert harness.summary_report_path(reports, model, "r").name == "org__m.r.json"
+
+
+def test_an_emulated_run_gives_the_harness_its_platform(tmp_path, monkeypatch):
+    """The platform reaches the harness process through its environment, not through ours."""
+    monkeypatch.delenv("DOCKER_DEFAULT_PLATFORM", raising=False)
+    probe = [sys.executable, "-c", "import os; print(os.environ.get('DOCKER_DEFAULT_PLATFORM'))"]
+    seen = {}
+    for platform in ("linux/amd64", None):
+        log = tmp_path / f"{platform is not None}.log"
+        harness.run(probe, cwd=tmp_path, log_path=log, logs_root=tmp_path, run_id="r", model_name="m",
+                    instance_ids=[], platform=platform)
+        seen[platform] = log.read_text().strip()
+    assert seen == {"linux/amd64": "linux/amd64", None: "None"}
+    assert "DOCKER_DEFAULT_PLATFORM" not in os.environ

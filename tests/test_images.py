@@ -1,11 +1,10 @@
-"""Instance images: names, pull-failure classes and the engine client (unit), then pulls with
-registry fix-ups against the real engine and registries (docker)."""
+"""Instance images: names and pull-failure classes (unit), then pulls with registry fix-ups
+against the real engine and registries (docker). The engine client itself: test_engine.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from dotenv import dotenv_values
 
 from swebench_tasks import images
 from swebench_tasks.config import load_settings
+from swebench_tasks.engine import EngineInfo, image_id, local_tags
 from swebench_tasks.errors import EngineError, SwebenchError, UsageError
 from swebench_tasks.stages.graph import run_graph
 from swebench_tasks.stages.runcontext import RunContext
@@ -117,7 +117,7 @@ def test_names() -> None:
 
 
 def test_arch_comes_from_the_engine_unless_overridden(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    info = images.EngineInfo("unix:///x", "id", "20.10", "x86_64", "linux", "/var/lib/docker", ())
+    info = EngineInfo("unix:///x", "id", "20.10", "x86_64", "linux", "/var/lib/docker", ())
     assert images.effective_arch(load_settings(workspace), info) == "x86_64"
     monkeypatch.setenv("SWEBENCH_ARCH", "aarch64")
     assert images.effective_arch(load_settings(workspace), info) == "arm64"
@@ -126,44 +126,14 @@ def test_arch_comes_from_the_engine_unless_overridden(workspace: Path, monkeypat
         images.effective_arch(load_settings(workspace), info)
 
 
-@pytest.mark.parametrize("value", ["not-an-address", "unix://", "tcp://", "tcp://host:notaport", "ssh://me@host"])
-def test_unusable_docker_host_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv("DOCKER_HOST", value)
-    with pytest.raises(UsageError, match="DOCKER_HOST") as err:
-        images.engine_info()
-    assert err.value.exit_code == 2
-    assert not images.engine_reachable() and not images.is_present("x")
-
-
-def test_docker_host_forms(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DOCKER_HOST", raising=False)
-    assert images.engine_address().socket_path == "/var/run/docker.sock"
-    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.2:2375")
-    address = images.engine_address()
-    assert (address.host, address.port, address.socket_path) == ("10.0.0.2", 2375, None)
-
-
-def test_stopped_engine_says_start_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A socket left behind by a stopped daemon (nothing listens), and no socket at all."""
-    dead = tmp_path / "dead.sock"
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.bind(str(dead))
-        for path in (dead, tmp_path / "missing.sock"):
-            monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
-            assert not images.engine_reachable()
-            with pytest.raises(EngineError, match="not reachable") as err:
-                images.engine_info()
-            assert err.value.exit_code == 4 and "start Docker" in err.value.line()
-
-
 @pytest.fixture
 def fake_engine(monkeypatch: pytest.MonkeyPatch) -> dict:
     """An engine that answers and has nothing; `_pull` fails per name as `failures` says."""
     state: dict = {"failures": {}, "pulled": [], "present": set()}
-    info = images.EngineInfo("unix:///fake", "id", "20.10", "x86_64", "linux", "/x", ())
-    monkeypatch.setattr(images, "engine_info", lambda: info)
-    monkeypatch.setattr(images, "image_id", lambda name: "sha256:1" if name in state["present"] else None)
-    monkeypatch.setattr(images, "tag", lambda source, target: state["present"].add(target))
+    info = EngineInfo("unix:///fake", "id", "20.10", "x86_64", "linux", "/x", ())
+    monkeypatch.setattr("swebench_tasks.engine.engine_info", lambda: info)
+    monkeypatch.setattr("swebench_tasks.engine.image_id", lambda name: "sha256:1" if name in state["present"] else None)
+    monkeypatch.setattr("swebench_tasks.engine.tag", lambda source, repo, tag: state["present"].add(f"{repo}:{tag}"))
 
     def pull(name, platform, on_event):
         state["pulled"].append(name)
@@ -237,9 +207,9 @@ def test_expected_name_is_pulled_once(workspace: Path, engine: DockerEngine, ins
     assert any("layers" in line and "MB" in line for line in graph.progress.lines), graph.progress.lines
     assert images.recorded(graph.paths)[expected]["how"] == "pulled"
 
-    assert expected in images.local_tags()
+    assert expected in local_tags()
     asked: list[str] = []  # an up-to-date run lists the engine's images once, asks for none by name
-    monkeypatch.setattr(images, "image_id", lambda name: asked.append(name))
+    monkeypatch.setattr("swebench_tasks.engine.image_id", lambda name: asked.append(name))
     again = make_graph(workspace, instance_dataset.path, [iid])
     run_graph(again, ["image"])
     assert again.record.executed == [] and images_in(again.record.up_to_date) == [f"image:{iid}"]
@@ -257,7 +227,7 @@ def test_fallback_is_pulled_tagged_and_saved_once(workspace: Path, engine: Docke
     run_graph(graph, ["image"])
     assert [name for name, _ in pulls] == [row["image"], fallback]
     assert engine.has_image(row["image"]) and engine.has_image(fallback)
-    assert images.image_id(row["image"]) == images.image_id(fallback)
+    assert image_id(row["image"]) == image_id(fallback)
     env = (workspace / ".env").read_text()
     assert env.count("SWEBENCH_DOCKER_NAMESPACE=") == 1
     assert dotenv_values(workspace / ".env")["SWEBENCH_DOCKER_NAMESPACE"] == instance_dataset.fallback_namespace
@@ -392,8 +362,10 @@ def test_arm64_prefers_native_images_then_offers_emulation(workspace: Path, engi
     tty.ui.confirm = lambda question: asked.append(question) or True
     result = images.ensure_image(tty, row)
     assert pulls == [(row["image"], None), (arm, None), (amd, "linux/amd64")]
-    assert result.source == amd and os.environ["DOCKER_DEFAULT_PLATFORM"] == "linux/amd64"
-    assert len(asked) == 1 and "emulation" in asked[0]
+    assert result.source == amd and len(asked) == 1 and "emulation" in asked[0]
+    # The run's harness is given the platform; the process environment is left alone.
+    assert images.emulated_platform(tty) == "linux/amd64" and "DOCKER_DEFAULT_PLATFORM" not in os.environ
+    assert images.emulated_platform(graph) is None  # another run (graph) decides for itself
 
     # For the rest of the session the emulated image is pulled directly.
     engine.remove_images(row["image"], amd)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from swebench_tasks import checks as preflight
-from swebench_tasks import images
 from swebench_tasks.config import load_settings
+from swebench_tasks.engine import EngineInfo
 from swebench_tasks.errors import AuthError, EngineError
 from swebench_tasks.stages import preflight as stage
 from swebench_tasks.stages.graph import run_graph
@@ -82,7 +82,7 @@ def test_harness_version_is_reported() -> None:
 
 
 def test_docker_cli_must_reach_the_same_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    info = images.EngineInfo("unix:///run/a.sock", "ENGINE-A", "20.10", "x86_64", "linux", "/x", ())
+    info = EngineInfo("unix:///run/a.sock", "ENGINE-A", "20.10", "x86_64", "linux", "/x", ())
     fake = tmp_path / "docker"
     fake.write_text("#!/bin/sh\necho ENGINE-B\n")
     fake.chmod(0o755)
@@ -98,14 +98,14 @@ def test_docker_cli_must_reach_the_same_engine(tmp_path: Path, monkeypatch: pyte
 
 def test_network_targets(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(workspace)
-    info = images.EngineInfo("unix:///x", "id", "20.10", "x86_64", "linux", "/x", ("http://127.0.0.1:5000/",))
+    info = EngineInfo("unix:///x", "id", "20.10", "x86_64", "linux", "/x", ("http://127.0.0.1:5000/",))
     hub = ["swebench/sweb.eval.x86_64.a:latest"]
     targets = preflight.network_targets(settings, info, hub, "https://api.openai.com/v1")
     assert targets == {"registry mirror http://127.0.0.1:5000": ("127.0.0.1", 5000),
                        "registry ghcr.io": ("ghcr.io", 443),
                        "provider https://api.openai.com/v1": ("api.openai.com", 443)}
     assert preflight.network_targets(settings, info, [], None) == {}
-    no_mirror = images.EngineInfo("unix:///x", "id", "20.10", "x86_64", "linux", "/x", ())
+    no_mirror = EngineInfo("unix:///x", "id", "20.10", "x86_64", "linux", "/x", ())
     assert "registry docker.io" in preflight.network_targets(settings, no_mirror, None, None)
     checks = preflight.check_network({}, "the engine has all 3 selected image(s)")
     assert [c.detail for c in checks] == ["not needed: the engine has all 3 selected image(s)"]

@@ -51,6 +51,8 @@ def run_harness(
     modal: bool = False,
 ) -> harness.EvalResults:
     """Run the local harness and read its results; shared by evaluate and the preflight smoke test."""
+    from swebench_tasks.images import emulated_platform
+
     s, paths = ctx.settings, ctx.paths
     wanted = set(instance_ids)
     datasets.check_evaluable([r for r in ctx.rows() if r["instance_id"] in wanted])
@@ -80,6 +82,7 @@ def run_harness(
         model_name=model_name,
         instance_ids=watched,
         on_progress=lambda done, total: ctx.progress.set(stage, done),
+        platform=emulated_platform(ctx),
     )
     return harness.read_results(
         report_dir=paths.reports,

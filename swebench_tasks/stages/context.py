@@ -115,14 +115,14 @@ class Remotes:
 
     @cached_property
     def engine(self) -> bool:
-        from swebench_tasks.images import engine_reachable
+        from swebench_tasks.engine import engine_reachable
 
         return engine_reachable()
 
     def prefetch(self, repo: str, rows: list[dict]) -> None:
         """Fetch the rows' commits, except where the engine has the instance's image to read."""
         if self.engine:
-            from swebench_tasks.images import is_present
+            from swebench_tasks.engine import is_present
 
             rows = [r for r in rows if not (r.get("image") and is_present(r["image"]))]
         if rows:

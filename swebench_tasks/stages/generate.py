@@ -74,7 +74,7 @@ def apply_checker(ctx: RunContext, row: dict) -> Callable[[str], tuple[bool, str
     """A `git apply --check` inside the instance image, or None where no engine can run it."""
     if not ctx.uses_docker or not row.get("image"):
         return None
-    from swebench_tasks.images import is_present
+    from swebench_tasks.engine import is_present
     from swebench_tasks.retrieval import check_in_image
 
     if not is_present(row["image"]):

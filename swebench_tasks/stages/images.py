@@ -20,9 +20,9 @@ def tasks(ctx: RunContext) -> Iterator[dict]:
 def _instances(ctx: RunContext) -> Iterator[dict]:
     if not (ctx.uses_docker or ctx.agent_mode):
         return
-    from swebench_tasks import images
+    from swebench_tasks import engine, images
 
-    tags = images.local_tags()  # one listing answers for most images; the rest are asked by name
+    tags = engine.local_tags()  # one listing answers for most images; the rest are asked by name
     for row in ctx.rows():
         expected = row.get("image")
 
@@ -33,7 +33,7 @@ def _instances(ctx: RunContext) -> Iterator[dict]:
         yield {
             "name": row["instance_id"],
             "actions": [ctx.action(pull, row)],
-            "uptodate": [lambda expected=expected: expected in tags or images.is_present(expected)],
+            "uptodate": [lambda expected=expected: expected in tags or engine.is_present(expected)],
             "doc": pull.__doc__,
             "verbosity": 2,
         }

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from swebench_tasks import harness, images
+from swebench_tasks import engine, harness, images
 from swebench_tasks.backends.local import run_harness
 from swebench_tasks.checks import SystemReport, harness_version, run_checks
 from swebench_tasks.config import Settings
@@ -77,7 +77,7 @@ def provider_url(ctx: RunContext) -> str | None:
 
 def _engine_id() -> str | None:
     try:
-        return images.engine_info().id
+        return engine.engine_info().id
     except SwebenchError:
         return None
 
@@ -242,7 +242,7 @@ def smoke_state(ctx: RunContext) -> dict:
         "python": s.harness_python,
         "engine": _engine_id(),
         "instance": rows[0]["instance_id"] if rows else None,
-        "image_id": images.image_id(_first_image(ctx)),
+        "image_id": engine.image_id(_first_image(ctx)),
         "namespace": _namespace(s),
     }
 
@@ -339,7 +339,7 @@ def tasks(ctx: RunContext) -> Iterator[dict]:
             "targets": [record_path(ctx, "image")],
             "task_dep": ["dataset", "preflight:system"],
             "uptodate": [
-                lambda: images.is_present(_first_image(ctx)),
+                lambda: engine.is_present(_first_image(ctx)),
                 lambda: (read_record(record_path(ctx, "image")) or {}).get("image") == _first_image(ctx),
             ],
             "verbosity": 2,

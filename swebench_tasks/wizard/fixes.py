@@ -50,7 +50,7 @@ def run_preflight(ui: Ui, workdir: Path, flags: dict, key: str | None) -> str:
 
 def registry_fixes(workdir: Path, flags: dict) -> list[Fix]:
     """What can fix a pull the registry refused: a login, another namespace, emulation (arm64)."""
-    from swebench_tasks import images
+    from swebench_tasks import engine, images
     from swebench_tasks.config import load_settings
     from swebench_tasks.errors import SwebenchError
 
@@ -61,7 +61,7 @@ def registry_fixes(workdir: Path, flags: dict) -> list[Fix]:
         Fix("Use another registry namespace (saved as SWEBENCH_DOCKER_NAMESPACE in .env)", namespace),
     ]
     try:
-        arm = images.effective_arch(settings, images.engine_info()) == "arm64"
+        arm = images.effective_arch(settings, engine.engine_info()) == "arm64"
     except SwebenchError:
         arm = False
     if arm:
