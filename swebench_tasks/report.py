@@ -1,4 +1,4 @@
-"""The run summary: one JSON shape (docs/cli.md, "swebench run --json") whatever the backend, plus its rendering.
+"""The run summary: one JSON shape (docs/cli.md, "swebench run --json") whatever the backend.
 
 Written to `results/<run_id>/summary.json` with per-instance artifacts beside it;
 `tasks` (which doit tasks ran) is added by the caller, since only it knows.
@@ -97,55 +97,3 @@ def write_artifacts(
                 (out / "log_tail.txt").write_text(f"{log_dir / name}\n{log_tail(log_dir / name, 40)}\n")
                 break
     write_atomic(results_dir / "summary.json", json.dumps(summary, indent=2))
-
-
-def render(ui, summary: dict) -> None:
-    """The evaluation summary as a rich table (plain text under --no-input)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from swebench_tasks.ui import printable
-
-    table = Table(title=Text(f"EVALUATION SUMMARY  {printable(summary['run_id'])}"), show_header=False, box=None)
-    table.add_column(style="bold")
-    table.add_column()
-    cost = summary.get("cost_usd")
-    evaluated = summary.get("evaluation") != "skipped"
-    verdicts = (
-        [("Evaluated", summary["evaluated"]), ("Resolved", summary["resolved"]), ("Unresolved", summary["unresolved"])]
-        if evaluated
-        else [("Evaluation", "not asked for (--generate-only)")]
-    )
-    rows = [
-        ("Model", f"{summary.get('provider') or '-'} / {summary['model']}"),
-        ("Dataset", summary["dataset"]),
-        ("Selected", summary["selected"]),
-        ("Generated", summary["generated"]),
-        ("Applied", "-" if summary.get("applied") is None else summary["applied"]),
-        *verdicts,
-        ("Errors", summary["errors"]),
-        ("Empty patches", summary["empty_patches"]),
-        ("Tokens", f"{summary['tokens']['input']} in / {summary['tokens']['output']} out"),
-        ("Cost", "unknown" if cost is None else f"${cost:.4f}"),
-        ("Results", summary["results_dir"]),
-        ("Predictions", summary.get("predictions_path") or "-"),
-        *([("Harness report", summary.get("report_path") or "-")] if evaluated else []),
-    ]
-    if summary.get("agent") not in (None, "none"):
-        statuses: dict[str, int] = {}
-        for outcome in summary.get("instances", {}).values():
-            statuses[outcome["exit_status"]] = statuses.get(outcome["exit_status"], 0) + 1
-        rows[1:1] = [
-            ("Agent", f"{summary['agent']} ({', '.join(summary.get('protocols', [])) or '-'})"),
-            (
-                "Agent steps",
-                f"{summary.get('steps', 0)} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or '-'})",
-            ),
-        ]
-    for name, value in rows:  # values carry names from data: plain text, never markup
-        table.add_row(name, Text(printable(str(value))))
-    ui.print(table)
-    reasons = summary.get("error_reasons") or {}
-    for iid in summary["error_ids"]:
-        reason = reasons.get(iid, "see " + summary["results_dir"] + "/" + iid)
-        ui.print(printable(f"Error in {iid}: {reason}"), markup=False)

@@ -79,8 +79,8 @@ def show_forecast(ui: Ui, ctx: RunContext, stale: list[str]) -> None:
     )
 
 
-def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str | None = None) -> dict:
-    """Run the ctx for the selection; print (or emit) and return the summary.
+def execute(ui: Ui, workdir: Path, flags: dict, *, key: str | None = None) -> dict:
+    """Run the graph for the selection and return the summary (the front shows it).
 
     `key` is one the wizard just validated and the user chose not to store.
     """
@@ -110,11 +110,4 @@ def execute(ui: Ui, workdir: Path, flags: dict, *, show: bool = True, key: str |
                 ctx.progress.note(line)
     summary = json.loads(ctx.summary_file.read_text())
     summary["tasks"] = {"executed": record.executed, "up_to_date": record.up_to_date}
-    if show:
-        if ui.json:
-            ui.emit(summary)
-        else:
-            from swebench_tasks.report import render
-
-            render(ui, summary)
     return summary

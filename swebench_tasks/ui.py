@@ -117,6 +117,62 @@ class Ui:
         sys.stdout.flush()
         _emitted = True
 
+    def summary(self, summary: dict) -> None:
+        """A run's summary: the JSON document under --json, else the table and each error's reason."""
+        if self.json:
+            self.emit(summary)
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=Text(f"EVALUATION SUMMARY  {printable(summary['run_id'])}"), show_header=False, box=None)
+        table.add_column(style="bold")
+        table.add_column()
+        cost = summary.get("cost_usd")
+        evaluated = summary.get("evaluation") != "skipped"
+        verdicts = (
+            [
+                ("Evaluated", summary["evaluated"]),
+                ("Resolved", summary["resolved"]),
+                ("Unresolved", summary["unresolved"]),
+            ]
+            if evaluated
+            else [("Evaluation", "not asked for (--generate-only)")]
+        )
+        rows = [
+            ("Model", f"{summary.get('provider') or '-'} / {summary['model']}"),
+            ("Dataset", summary["dataset"]),
+            ("Selected", summary["selected"]),
+            ("Generated", summary["generated"]),
+            ("Applied", "-" if summary.get("applied") is None else summary["applied"]),
+            *verdicts,
+            ("Errors", summary["errors"]),
+            ("Empty patches", summary["empty_patches"]),
+            ("Tokens", f"{summary['tokens']['input']} in / {summary['tokens']['output']} out"),
+            ("Cost", "unknown" if cost is None else f"${cost:.4f}"),
+            ("Results", summary["results_dir"]),
+            ("Predictions", summary.get("predictions_path") or "-"),
+            *([("Harness report", summary.get("report_path") or "-")] if evaluated else []),
+        ]
+        if summary.get("agent") not in (None, "none"):
+            statuses: dict[str, int] = {}
+            for outcome in summary.get("instances", {}).values():
+                statuses[outcome["exit_status"]] = statuses.get(outcome["exit_status"], 0) + 1
+            rows[1:1] = [
+                ("Agent", f"{summary['agent']} ({', '.join(summary.get('protocols', [])) or '-'})"),
+                (
+                    "Agent steps",
+                    f"{summary.get('steps', 0)} ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items())) or '-'})",
+                ),
+            ]
+        for name, value in rows:  # values carry names from data: plain text, never markup
+            table.add_row(name, Text(printable(str(value))))
+        self.print(table)
+        reasons = summary.get("error_reasons") or {}
+        for iid in summary["error_ids"]:
+            reason = reasons.get(iid, "see " + summary["results_dir"] + "/" + iid)
+            self.print(printable(f"Error in {iid}: {reason}"), markup=False)
+
     def clear(self) -> None:
         """Clear the screen only when asked to (SWEBENCH_TUI_CLEAR=1) and interactive."""
         if self.interactive and os.environ.get("SWEBENCH_TUI_CLEAR") == "1":

@@ -246,7 +246,6 @@ def test_ids_and_names_from_data_never_reach_the_terminal_as_control_or_markup()
 
     from rich.console import Console
 
-    from swebench_tasks.report import render
     from swebench_tasks.ui import Ui, printable
 
     assert printable("django__django-11099") == "django__django-11099"
@@ -259,7 +258,7 @@ def test_ids_and_names_from_data_never_reach_the_terminal_as_control_or_markup()
                "errors": 1, "empty_patches": 0, "tokens": {"input": 0, "output": 0}, "cost_usd": None,
                "results_dir": "results/r", "predictions_path": None, "report_path": None,
                "error_ids": ["bad\x1b]0;title\x07id"], "error_reasons": {"bad\x1b]0;title\x07id": "[red]no diff"}}
-    render(ui, summary)
+    ui.summary(summary)
     text = out.getvalue()
     assert "\x1b" not in text and "\x07" not in text
     assert "[/]x[bold]\\x1b[31m" in text and "[red]no diff" in text

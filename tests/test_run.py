@@ -360,7 +360,7 @@ def test_up_to_date_rerun_reads_each_record_once(dataset, openai_server, monkeyp
     runcontext.RunContext._selected_ids.__set_name__(runcontext.RunContext, "_selected_ids")
     flags = {"provider": "openai", "model": "gpt-4o-mini", "context": "statement", "generate_only": True,
              "dataset": "data.jsonl"}
-    summary = run.execute(Ui(no_input=True, json=True), Path.cwd(), flags, show=False)
+    summary = run.execute(Ui(no_input=True, json=True), Path.cwd(), flags)
     assert summary["tasks"]["executed"] == [] and summary["selected"] == 30
     assert len(reads) == len(set(reads)) == 30
     assert builds == [1]

@@ -33,9 +33,4 @@ def command(ctx: click.Context, run_id: str | None, no_input, json_mode) -> None
     """Show the summary of the last run, or of RUN_ID."""
     ui = ui_from(ctx, no_input, json_mode)
     summary = json.loads(find_summary(Path.cwd() / "results", run_id).read_text())
-    if ui.json:
-        ui.emit(summary)
-    else:
-        from swebench_tasks.report import render
-
-        render(ui, summary)
+    ui.summary(summary)

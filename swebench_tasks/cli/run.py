@@ -102,4 +102,4 @@ def command(ctx: click.Context, no_input, json_mode, no_preflight, **kwargs) -> 
     flags = selection_flags(kwargs)
     if no_preflight:
         flags["preflight"] = False
-    execute(ui, Path.cwd(), flags)
+    ui.summary(execute(ui, Path.cwd(), flags))

@@ -25,6 +25,7 @@ def run_screen(ui: Ui, workdir: Path, flags: dict, key: str | None = None) -> No
     while True:
         ui.print("")
         summary = execute(ui, workdir, flags, key=key)
+        ui.summary(summary)
         failed = summary["unresolved"] + summary["errors"]
         ui.print(
             f"\n🎯 Passed: {summary['resolved']}   Failed: {failed}   "
