@@ -1,11 +1,18 @@
 """Settings: flag, then environment, then `.env`, then the built-in default.
 
+The saved defaults live in two files, both read and written here only: `.env` in the working
+directory, and the profiles file in the config dir (docs/configuration.md). The one
+exception to the order: a named active profile's saved model comes between the environment
+and `.env`, so switching profiles changes the next run.
+
 `.env` holds non-secret defaults only; it is read with python-dotenv without touching
-`os.environ`, and written atomically so a crash never leaves half a file.
+`os.environ`, and written atomically so a crash never leaves half a file. The profiles file
+holds names, the active profile and each profile's model: never a key.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -14,8 +21,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+from swebench_tasks.datasets import is_local, read_local
 from swebench_tasks.errors import UsageError
-from swebench_tasks.files import is_safe_name, safe_name
+from swebench_tasks.files import is_safe_name, safe_name, slug, write_atomic
 from swebench_tasks.providers import NAMES as PROVIDERS
 
 BACKENDS = ("local", "sb-cli", "modal")
@@ -48,6 +56,9 @@ TEXT_FLAGS = {
     "instance_ids": "--instance-ids",
 }
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+APP = "swebench-runner"  # the user config dir's name
+PROFILES_FILE = "profiles.json"
+DEFAULT_PROFILE = "default"  # always exists; its key is the keychain account `{provider}`
 
 
 @dataclass(frozen=True)
@@ -192,25 +203,14 @@ class Settings:
         return self.model
 
 
-def slug(text: str) -> str:
-    """A filesystem- and doit-safe name (no ':' or '/')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
-
-
 def dataset_slug(dataset: str) -> str:
-    name = Path(dataset).stem if _looks_like_file(dataset) else dataset.rsplit("/", 1)[-1]
+    name = Path(dataset).stem if is_local(dataset) else dataset.rsplit("/", 1)[-1]
     return slug(name.lower().replace("swe-bench_", "").replace("swe-bench", "full"))
-
-
-def _looks_like_file(dataset: str) -> bool:
-    return dataset.endswith((".json", ".jsonl", ".parquet"))
 
 
 @lru_cache(maxsize=8)
 def predictions_model_name(path: Path) -> str:
     """The model name in a predictions file's first row (the harness keys logs by it)."""
-    from swebench_tasks.datasets import read_local
-
     rows = read_local(Path(path))
     first = rows[0] if rows and isinstance(rows[0], dict) else {}
     return str(first.get("model_name_or_path") or "predictions")
@@ -278,12 +278,10 @@ def load_settings(workdir: Path | None = None, **flags) -> Settings:
 def profile_model(provider: str, profile: object = None) -> str | None:
     """The model saved on the active (or named) profile: it wins over `.env`, as switching
     profiles should change the next run. The default profile keeps `.env` in charge."""
-    from swebench_tasks import profiles
-
     if provider not in PROVIDERS:
         return None
-    name = str(profile) if profile else profiles.active_profile(provider)
-    return profiles.profile_model(provider, name) if name and name != profiles.DEFAULT_PROFILE else None
+    name = str(profile) if profile else load_profiles()[provider].active
+    return saved_profile(provider, name)[1].models[name] if name != DEFAULT_PROFILE else None
 
 
 def parse_int(source: str, raw: object) -> int:
@@ -351,3 +349,85 @@ def save_defaults(workdir: Path, values: dict[str, str | None], *, overwrite: bo
         set_key(path, var, value, quote_mode="always")
         written.append(var)
     return written
+
+
+# -- the profiles file --------------------------------------------------------------------
+
+
+def config_dir() -> Path:
+    """Where profiles (and the fingerprint salt) live: `SWEBENCH_CONFIG_DIR`, else the user
+    config dir `swebench-runner` (platformdirs, else XDG)."""
+    explicit = os.environ.get("SWEBENCH_CONFIG_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    try:
+        from platformdirs import user_config_dir
+    except ImportError:
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return Path(base) / APP
+    return Path(user_config_dir(APP, appauthor=False))
+
+
+def profiles_path() -> Path:
+    return config_dir() / PROFILES_FILE
+
+
+@dataclass
+class ProviderProfiles:
+    """One provider's profiles: name -> saved model (or None), and which one is active."""
+
+    active: str = DEFAULT_PROFILE
+    models: dict[str, str | None] = field(default_factory=lambda: {DEFAULT_PROFILE: None})
+
+    def to_json(self) -> dict:
+        return {"active": self.active, "profiles": {n: {"model": m} for n, m in self.models.items()}}
+
+
+def load_profiles() -> dict[str, ProviderProfiles]:
+    """Every provider's profiles; a missing file means only the implicit defaults. A corrupted
+    file is reported and left as it is."""
+    path = profiles_path()
+    table = {p: ProviderProfiles() for p in PROVIDERS}
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return table
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _corrupt(path, str(exc)) from None
+    try:
+        data = json.loads(text)
+        for provider, entry in data.get("providers", {}).items():
+            if provider not in table:
+                continue
+            models = {str(n): (v or {}).get("model") for n, v in entry.get("profiles", {}).items()}
+            models.setdefault(DEFAULT_PROFILE, None)
+            active = entry.get("active") or DEFAULT_PROFILE
+            table[provider] = ProviderProfiles(active=active if active in models else DEFAULT_PROFILE, models=models)
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise _corrupt(path, f"not valid profiles JSON ({exc})") from None
+    return table
+
+
+def save_profiles(table: dict[str, ProviderProfiles]) -> Path:
+    """Write the table atomically (temp file in the same dir, then rename)."""
+    path = profiles_path()
+    doc = {"version": 1, "providers": {p: t.to_json() for p, t in table.items()}}
+    write_atomic(path, json.dumps(doc, indent=2) + "\n")
+    return path
+
+
+def _corrupt(path: Path, why: str) -> UsageError:
+    return UsageError(
+        f"cannot read profiles file {path}: {why}", fix=f"fix or move away {path} (it was left untouched)"
+    )
+
+
+def saved_profile(provider: str, name: str) -> tuple[dict[str, ProviderProfiles], ProviderProfiles]:
+    """The whole table and `provider`'s entry (a known provider), refusing a profile that does not exist."""
+    table = load_profiles()
+    if name not in table[provider].models:
+        raise UsageError(
+            f"no {provider} profile named {name!r}",
+            fix=f"see `swebench profiles list`, or `swebench profiles create --provider {provider} --profile {name}`",
+        )
+    return table, table[provider]

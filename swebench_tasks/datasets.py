@@ -11,9 +11,8 @@ import os
 import re
 from pathlib import Path
 
-from swebench_tasks.config import slug
 from swebench_tasks.errors import UsageError
-from swebench_tasks.files import atomic_file, is_safe_name, safe_name
+from swebench_tasks.files import atomic_file, is_safe_name, safe_name, slug
 
 ALIASES = {
     "lite": "SWE-bench/SWE-bench_Lite",

@@ -55,6 +55,11 @@ def is_safe_name(text: str) -> bool:
     return safe_name(text) == text
 
 
+def slug(text: str) -> str:
+    """A filesystem- and doit-safe name (no ':' or '/')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
 @contextmanager
 def atomic_file(path: Path, mode: str = "w") -> Iterator[IO]:
     """A file that replaces `path` in one rename when the block ends without error.

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from swebench_tasks.config import slug
 from swebench_tasks.errors import InstanceError
-from swebench_tasks.files import safe_name, write_atomic
+from swebench_tasks.files import safe_name, slug, write_atomic
 from swebench_tasks.providers import ChatResult, Message, OnWait, Provider
 
 # Runs `git apply --check` for a diff against the instance's base commit:

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from swebench_tasks.config import DEFAULT_PROFILE, config_dir, read_dotenv
 from swebench_tasks.errors import UsageError
 from swebench_tasks.providers import NAMES, info
 
 SERVICE = "swebench-runner"
-DEFAULT_PROFILE = "default"
 # The SWE-bench API key is kept like a provider's; the providers' variables are in their INFO.
 SB_CLI, SB_CLI_ENV = "sb-cli", "SWEBENCH_API_KEY"
 KEYED = (*NAMES, SB_CLI)  # every name a key may belong to
@@ -249,8 +249,6 @@ def resolve_key(
     stored = _keychain_get(SERVICE, account(provider, profile))
     if stored:
         return stored
-    from swebench_tasks.config import read_dotenv
-
     value = (read_dotenv(Path(workdir) / ".env").get(env) or "").strip()
     if value:
         return _from_value(value, f"{env} in {Path(workdir) / '.env'}")
@@ -289,8 +287,6 @@ def key_fingerprint(key: str) -> str:
 
 
 def _salt() -> bytes:
-    from swebench_tasks.profiles import config_dir
-
     path = config_dir() / "fingerprint.salt"
     try:
         return bytes.fromhex(path.read_text().strip())

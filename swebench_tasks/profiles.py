@@ -1,94 +1,21 @@
-"""Named provider profiles (e.g. personal/work keys), kept as JSON in the config dir.
+"""Named provider profiles (e.g. personal/work keys): the operations behind `swebench profiles`.
 
-`SWEBENCH_CONFIG_DIR`, else the user config dir `swebench-runner` (platformdirs, else XDG).
-The file holds names, the active profile and each profile's model: never a key (keys
-live in the keychain under `{provider}:{profile}`). The profile `default` always exists
-and uses the account `{provider}`. A corrupted file is reported and left as it is;
-every write replaces the file atomically.
+config reads and writes the profiles file (names, the active profile, each profile's
+model); a profile's key lives in the keychain under `{provider}:{profile}`, and moves or
+goes with a rename or delete. The profile `default` always exists and uses the account
+`{provider}`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
+from swebench_tasks.config import DEFAULT_PROFILE, ProviderProfiles, load_profiles, save_profiles, saved_profile
 from swebench_tasks.errors import UsageError
-from swebench_tasks.files import write_atomic
-from swebench_tasks.keys import DEFAULT_PROFILE, account, key_env
+from swebench_tasks.keys import account, key_env
 from swebench_tasks.providers import NAMES as PROVIDERS
 
-APP = "swebench-runner"
-FILE = "profiles.json"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def config_dir() -> Path:
-    """Where profiles (and the fingerprint salt) live."""
-    explicit = os.environ.get("SWEBENCH_CONFIG_DIR", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    try:
-        from platformdirs import user_config_dir
-    except ImportError:
-        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-        return Path(base) / APP
-    return Path(user_config_dir(APP, appauthor=False))
-
-
-def profiles_path() -> Path:
-    return config_dir() / FILE
-
-
-@dataclass
-class ProviderProfiles:
-    """One provider's profiles: name -> saved model (or None), and which one is active."""
-
-    active: str = DEFAULT_PROFILE
-    models: dict[str, str | None] = field(default_factory=lambda: {DEFAULT_PROFILE: None})
-
-    def to_json(self) -> dict:
-        return {"active": self.active, "profiles": {n: {"model": m} for n, m in self.models.items()}}
-
-
-def load() -> dict[str, ProviderProfiles]:
-    """Every provider's profiles; a missing file means only the implicit defaults."""
-    path = profiles_path()
-    table = {p: ProviderProfiles() for p in PROVIDERS}
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return table
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, str(exc)) from None
-    try:
-        data = json.loads(text)
-        for provider, entry in data.get("providers", {}).items():
-            if provider not in table:
-                continue
-            models = {str(n): (v or {}).get("model") for n, v in entry.get("profiles", {}).items()}
-            models.setdefault(DEFAULT_PROFILE, None)
-            active = entry.get("active") or DEFAULT_PROFILE
-            table[provider] = ProviderProfiles(active=active if active in models else DEFAULT_PROFILE, models=models)
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise _corrupt(path, f"not valid profiles JSON ({exc})") from None
-    return table
-
-
-def save(table: dict[str, ProviderProfiles]) -> Path:
-    """Write the table atomically (temp file in the same dir, then rename)."""
-    path = profiles_path()
-    doc = {"version": 1, "providers": {p: t.to_json() for p, t in table.items()}}
-    write_atomic(path, json.dumps(doc, indent=2) + "\n")
-    return path
-
-
-def _corrupt(path: Path, why: str) -> UsageError:
-    return UsageError(
-        f"cannot read profiles file {path}: {why}", fix=f"fix or move away {path} (it was left untouched)"
-    )
 
 
 def check_provider(provider: str) -> None:
@@ -105,13 +32,7 @@ def check_name(name: str) -> None:
 
 def _get(provider: str, name: str) -> tuple[dict[str, ProviderProfiles], ProviderProfiles]:
     check_provider(provider)
-    table = load()
-    if name not in table[provider].models:
-        raise UsageError(
-            f"no {provider} profile named {name!r}",
-            fix=f"see `swebench profiles list`, or `swebench profiles create --provider {provider} --profile {name}`",
-        )
-    return table, table[provider]
+    return saved_profile(provider, name)
 
 
 # -- the operations behind `swebench profiles ...` ----------------------------------------
@@ -120,22 +41,14 @@ def _get(provider: str, name: str) -> tuple[dict[str, ProviderProfiles], Provide
 def active_profile(provider: str) -> str | None:
     """The active profile's name, or None for the default (keychain account `{provider}`)."""
     check_provider(provider)
-    active = load()[provider].active
+    active = load_profiles()[provider].active
     return None if active == DEFAULT_PROFILE else active
-
-
-def profile_model(provider: str, name: str | None = None) -> str | None:
-    """The model saved for a profile (the active one if `name` is None)."""
-    check_provider(provider)
-    name = name or load()[provider].active
-    _, entry = _get(provider, name)
-    return entry.models[name]
 
 
 def create(provider: str, name: str, *, active: bool = False, model: str | None = None) -> None:
     check_provider(provider)
     check_name(name)
-    table = load()
+    table = load_profiles()
     entry = table[provider]
     if name in entry.models:
         raise UsageError(
@@ -145,19 +58,19 @@ def create(provider: str, name: str, *, active: bool = False, model: str | None 
     entry.models[name] = model
     if active:
         entry.active = name
-    save(table)
+    save_profiles(table)
 
 
 def set_active(provider: str, name: str) -> None:
     table, entry = _get(provider, name)
     entry.active = name
-    save(table)
+    save_profiles(table)
 
 
 def set_model(provider: str, name: str, model: str | None) -> None:
     table, entry = _get(provider, name)
     entry.models[name] = model
-    save(table)
+    save_profiles(table)
 
 
 def rename(provider: str, old: str, new: str) -> None:
@@ -180,7 +93,7 @@ def rename(provider: str, old: str, new: str) -> None:
     entry.models = {(new if n == old else n): m for n, m in entry.models.items()}
     if entry.active == old:
         entry.active = new
-    save(table)
+    save_profiles(table)
     if key_env(provider):
         keys.clear_key(provider, profile=old)
 
@@ -197,7 +110,7 @@ def delete(provider: str, name: str) -> None:
     del entry.models[name]
     if entry.active == name:
         entry.active = DEFAULT_PROFILE
-    save(table)
+    save_profiles(table)
     if key_env(provider):
         keys.clear_key(provider, profile=name)
 
@@ -212,7 +125,7 @@ def listing() -> list[dict]:
     from swebench_tasks import keys
 
     rows = []
-    for provider, entry in load().items():
+    for provider, entry in load_profiles().items():
         for name, model in entry.models.items():
             has_key = None
             if key_env(provider):

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from swebench_tasks import keys, profiles
+from swebench_tasks import config, keys
 from swebench_tasks.errors import UsageError
 
 KEY = "sk-test-secret-value-123456"
@@ -39,7 +39,7 @@ def test_fingerprint_is_stable_salted_and_not_the_key(workspace):
     fp = keys.key_fingerprint(KEY)
     assert fp == keys.key_fingerprint(KEY) and fp != keys.key_fingerprint(KEY + "x")
     assert KEY not in fp and fp.startswith("hmac-sha256:")
-    salt = profiles.config_dir() / "fingerprint.salt"
+    salt = config.config_dir() / "fingerprint.salt"
     assert stat.S_IMODE(salt.stat().st_mode) == 0o600
     import hashlib
 

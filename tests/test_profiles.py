@@ -6,20 +6,20 @@ import json
 
 import pytest
 
-from swebench_tasks import keys, profiles
+from swebench_tasks import config, keys, profiles
 from swebench_tasks.errors import UsageError
 
 
 def test_config_dir_default_is_user_config_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("SWEBENCH_CONFIG_DIR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert profiles.config_dir() == tmp_path / "xdg" / "swebench-runner"
+    assert config.config_dir() == tmp_path / "xdg" / "swebench-runner"
 
 
 def test_defaults_without_a_file(workspace, no_keychain):
     assert profiles.active_profile("openai") is None
-    assert profiles.profile_model("openai") is None
-    assert not profiles.profiles_path().exists()
+    assert config.profile_model("openai") is None
+    assert not config.profiles_path().exists()
     rows = [r for r in profiles.listing() if r["provider"] == "openai"]
     assert rows == [{"provider": "openai", "profile": "default", "active": True, "model": None,
                      "account": "openai", "key_stored": False}]
@@ -30,13 +30,13 @@ def test_create_activate_model_and_file_shape(workspace):
     profiles.create("anthropic", "work", active=True)
     profiles.set_model("anthropic", "work", "claude-3-haiku-20240307")
     assert profiles.active_profile("anthropic") == "work"
-    assert profiles.profile_model("anthropic") == "claude-3-haiku-20240307"
-    doc = json.loads(profiles.profiles_path().read_text())
+    assert config.profile_model("anthropic") == "claude-3-haiku-20240307"
+    doc = json.loads(config.profiles_path().read_text())
     assert doc["providers"]["anthropic"] == {
         "active": "work", "profiles": {"default": {"model": None}, "work": {"model": "claude-3-haiku-20240307"}}}
     profiles.set_active("anthropic", "default")
     assert profiles.active_profile("anthropic") is None
-    assert not list(profiles.config_dir().glob(".profiles.*"))  # no temp files left behind
+    assert not list(config.config_dir().glob(".profiles.*"))  # no temp files left behind
 
 
 @pytest.mark.parametrize("call", [
@@ -59,15 +59,15 @@ def test_create_twice_and_rename_onto_existing_are_refused(workspace, no_keychai
     profiles.create("openai", "b")
     with pytest.raises(UsageError):
         profiles.create("openai", "a")
-    before = profiles.profiles_path().read_text()
+    before = config.profiles_path().read_text()
     with pytest.raises(UsageError) as info:
         profiles.rename("openai", "a", "b")
     assert "already exists" in info.value.message
-    assert profiles.profiles_path().read_text() == before
+    assert config.profiles_path().read_text() == before
 
 
 def test_corrupted_file_is_reported_and_left_untouched(workspace):
-    path = profiles.profiles_path()
+    path = config.profiles_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     for junk in ("{not json", '{"providers": []}', '["x"]'):
         path.write_text(junk)

@@ -32,12 +32,12 @@ def _done(ctx, no_input, json_mode, text: str, **doc) -> None:
 @click.pass_context
 def list_(ctx, no_input, json_mode) -> None:
     """Every provider's profiles; `*` marks the active one."""
-    from swebench_tasks import profiles
+    from swebench_tasks import config, profiles
 
     ui = ui_for(ctx, no_input, json_mode)
     rows = profiles.listing()
     if ui.json:
-        ui.emit({"config": str(profiles.profiles_path()), "profiles": rows})
+        ui.emit({"config": str(config.profiles_path()), "profiles": rows})
         return
     for row in rows:
         key = {True: "key stored", False: "no key", None: "no key needed"}[row["key_stored"]]

@@ -27,7 +27,7 @@ def command(no_input: bool | None, json_mode: bool | None) -> None:
 @click.pass_context
 def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, json_mode) -> None:
     """Read a key (hidden prompt, or --stdin), validate it live, store it in the keychain."""
-    from swebench_tasks import keys, profiles
+    from swebench_tasks import config, keys, profiles
 
     ui = ui_for(ctx, no_input, json_mode)
     keyed_provider(provider)
@@ -41,7 +41,7 @@ def set_(ctx, provider: str, profile: str | None, from_stdin: bool, no_input, js
         ui.emit(
             {
                 "provider": provider,
-                "profile": profile or keys.DEFAULT_PROFILE,
+                "profile": profile or config.DEFAULT_PROFILE,
                 "account": account,
                 "stored": True,
                 "validated": True,
