@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from swebench_tasks import keys
 from swebench_tasks.config import DEFAULT_PROFILE, ProviderProfiles, load_profiles, save_profiles, saved_profile
 from swebench_tasks.errors import UsageError
 from swebench_tasks.keys import account, key_env
@@ -75,8 +76,6 @@ def set_model(provider: str, name: str, model: str | None) -> None:
 
 def rename(provider: str, old: str, new: str) -> None:
     """Rename a profile and move its keychain entry; refuses to overwrite an existing name."""
-    from swebench_tasks import keys
-
     table, entry = _get(provider, old)
     check_name(new)
     if old == DEFAULT_PROFILE:
@@ -100,8 +99,6 @@ def rename(provider: str, old: str, new: str) -> None:
 
 def delete(provider: str, name: str) -> None:
     """Forget a profile and its stored key; the default profile becomes active if it was."""
-    from swebench_tasks import keys
-
     table, entry = _get(provider, name)
     if name == DEFAULT_PROFILE:
         raise UsageError(
@@ -122,8 +119,6 @@ def require(provider: str, name: str) -> None:
 
 def listing() -> list[dict]:
     """One row per profile for `profiles list` (key presence included, never the key)."""
-    from swebench_tasks import keys
-
     rows = []
     for provider, entry in load_profiles().items():
         for name, model in entry.models.items():
