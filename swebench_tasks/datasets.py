@@ -132,11 +132,20 @@ def _read_hub(name: str, split: str) -> list[dict]:
 
 
 def _load_hub(name: str, split: str, *, offline: bool) -> list[dict]:
-    if offline:  # read when huggingface_hub is imported, which is just below in a fresh CLI
+    """huggingface_hub reads HF_HUB_OFFLINE when it is imported (just below, in a fresh CLI): it
+    is set for that import and the load only, so no child process (the harness) inherits it."""
+    saved = os.environ.get("HF_HUB_OFFLINE")
+    if offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    from datasets import load_dataset
+    try:
+        from datasets import load_dataset
 
-    return [dict(row) for row in load_dataset(name, split=split)]
+        return [dict(row) for row in load_dataset(name, split=split)]
+    finally:
+        if saved is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved
 
 
 def _hub_endpoint() -> str:

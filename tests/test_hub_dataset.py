@@ -191,3 +191,24 @@ def test_lite_gold_preflights_and_evaluates_for_real(hf_env, hf_hub, workspace, 
         assert hf_hub.requests == []
     finally:
         docker_engine.remove_images(image)
+
+
+@pytest.mark.parametrize("before", [None, "0"])
+def test_the_offline_switch_is_set_for_the_load_only(monkeypatch, before):
+    """huggingface_hub reads HF_HUB_OFFLINE at import, so the load sets it; afterwards the
+    environment is as it was, and no child process (the harness) inherits the switch."""
+    import sys
+    import types
+
+    from swebench_tasks import datasets
+
+    seen = []
+    fake = types.ModuleType("datasets")
+    fake.load_dataset = lambda name, split: seen.append(os.environ.get("HF_HUB_OFFLINE")) or [{"instance_id": "a"}]
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    if before is None:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", before)
+    assert datasets._load_hub("org/name", "test", offline=True) == [{"instance_id": "a"}]
+    assert seen == ["1"] and os.environ.get("HF_HUB_OFFLINE") == before
