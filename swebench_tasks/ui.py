@@ -173,6 +173,25 @@ class Ui:
             reason = reasons.get(iid, "see " + summary["results_dir"] + "/" + iid)
             self.print(printable(f"Error in {iid}: {reason}"), markup=False)
 
+    def preflight(self, document: dict) -> None:
+        """A preflight's document under --json; else the steps that were cached (the ones that
+        ran printed their lines as they went) and whether it passed."""
+        if self.json:
+            self.emit(document)
+            return
+        from swebench_tasks.checks import Check
+
+        cached = set(document["tasks"]["up_to_date"])
+        if "preflight:system" in cached:
+            self.print("System checks (unchanged since they passed):", markup=False)
+            for c in document["checks"]:
+                self.print(f"  {Check(c['name'], c['ok'], c['detail'], c['fix'], c['required']).line()}", markup=False)
+        for step, key in (("key", "provider"), ("image", "image"), ("smoke", "instance_id")):
+            if f"preflight:{step}" in cached:
+                self.print(f"✔ {step}: {(document[step] or {}).get(key, '')} (cached)", markup=False)
+        if document["ok"]:
+            self.print("Preflight passed.", markup=False)
+
     def clear(self) -> None:
         """Clear the screen only when asked to (SWEBENCH_TUI_CLEAR=1) and interactive."""
         if self.interactive and os.environ.get("SWEBENCH_TUI_CLEAR") == "1":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swebench_tasks.errors import UsageError
+from swebench_tasks.errors import SwebenchError, UsageError
 
 if TYPE_CHECKING:
     from swebench_tasks.providers import OnWait
@@ -66,15 +66,14 @@ def validate_key(provider: str, key: str, on_wait: OnWait | None = None) -> None
     get_provider(provider, key=key, on_wait=on_wait, key_fix=key_fix).validate_key()
 
 
-def preflight(ui: Ui, workdir: Path, flags: dict, *, key: str | None = None, check: bool = True) -> dict:
-    """Run the preflight tasks for a selection, show (or emit) the result, raise its failure.
+def preflight(ui: Ui, workdir: Path, flags: dict, *, key: str | None = None) -> tuple[dict, SwebenchError | None]:
+    """Run the preflight tasks for a selection: the document (checks, key, image, smoke, tasks,
+    error) and the failure, for the front to show and to raise (or, in the wizard, to offer fixes).
 
-    The wizard passes a `key` it has just validated and not stored, and `check=False` to get
-    the failure in the document (its `error` and `tasks.failed`) instead.
+    The wizard passes a `key` it has just validated and not stored.
     """
     from swebench_tasks import files
     from swebench_tasks.config import load_settings
-    from swebench_tasks.errors import SwebenchError
     from swebench_tasks.run import resolve_key
     from swebench_tasks.stages import preflight as stage
     from swebench_tasks.stages.graph import run_graph
@@ -94,27 +93,4 @@ def preflight(ui: Ui, workdir: Path, flags: dict, *, key: str | None = None, che
                 run_graph(ctx, ["preflight"])
             except SwebenchError as exc:
                 failure = exc
-    document = stage.summary(ctx, failure)
-    if ui.json:
-        ui.emit(document)
-    else:
-        _render_cached(ui, document)
-    if failure is not None and check:
-        raise failure
-    return document
-
-
-def _render_cached(ui: Ui, document: dict) -> None:
-    """The steps that were cached (the ones that ran printed their lines as they went)."""
-    from swebench_tasks.checks import Check
-
-    cached = set(document["tasks"]["up_to_date"])
-    if "preflight:system" in cached:
-        ui.print("System checks (unchanged since they passed):", markup=False)
-        for c in document["checks"]:
-            ui.print(f"  {Check(c['name'], c['ok'], c['detail'], c['fix'], c['required']).line()}", markup=False)
-    for step, field in (("key", "provider"), ("image", "image"), ("smoke", "instance_id")):
-        if f"preflight:{step}" in cached:
-            ui.print(f"✔ {step}: {(document[step] or {}).get(field, '')} (cached)", markup=False)
-    if document["ok"]:
-        ui.print("Preflight passed.", markup=False)
+    return stage.summary(ctx, failure), failure

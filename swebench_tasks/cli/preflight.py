@@ -20,4 +20,8 @@ def command(ctx: click.Context, no_input, json_mode, **kwargs) -> None:
     instance's image; evaluate its gold patch. Each step reruns only when what it checked changed."""
     from swebench_tasks.usecases import preflight
 
-    preflight(ui_from(ctx, no_input, json_mode), Path.cwd(), selection_flags(kwargs))
+    ui = ui_from(ctx, no_input, json_mode)
+    document, failure = preflight(ui, Path.cwd(), selection_flags(kwargs))
+    ui.preflight(document)
+    if failure is not None:
+        raise failure

@@ -31,7 +31,8 @@ def run_preflight(ui: Ui, workdir: Path, flags: dict, key: str | None) -> str:
 
     while True:
         ui.print("")
-        document = preflight(ui, workdir, flags, key=key, check=False)
+        document, _ = preflight(ui, workdir, flags, key=key)
+        ui.preflight(document)
         if document["ok"]:
             ui.print(f"  {OK} Preflight passed.")
             return READY
