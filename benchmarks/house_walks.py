@@ -51,9 +51,11 @@ as grimp finds the package through `sys.path`.
       argument of a `Check(...)`; an f-string counts by its text before the first
       placeholder): those name individual checks elsewhere (e.g. `failed("docker engine", exc)`).
     - change how results print: modules that define or call the summary renderer
-      (`def render` in a module named `report`, or `render` imported from it), or that print
-      (`print`, `line`, `Table`) in a function that reads a string key of a dict named
-      `summary` (and defines no inner function).
+      (`def render` in a module named `report`, or `render` imported from it; `def summary` in
+      a class `Ui`, or a call `ui.summary(...)`), or that print (`print`, `line`, `Table`) in a
+      function that reads a string key of a dict named `summary` (and defines no inner
+      function). Listed apart: the modules among them that only call the renderer (no printing
+      of their own, no `ui.json` "JSON or render" branch around the call).
 """
 
 from __future__ import annotations
@@ -101,7 +103,9 @@ class Name:
     why: str = ""  # why the skipped modules are skipped
 
 
-SETTINGS = r"\b(?:settings|s|self\.settings|graph\.settings|g\.settings)"
+# `ctx.settings` (the stages' RunContext) and `run.settings` (images' Run protocol) are spelled out
+# for the reader; `\bsettings` alone already matches inside them.
+SETTINGS = r"\b(?:settings|s|self\.settings|graph\.settings|g\.settings|ctx\.settings|run\.settings)"
 
 WALKS: dict[str, list[Name]] = {
     "--model": [
@@ -147,13 +151,13 @@ WALKS: dict[str, list[Name]] = {
         Name(r"\bget_password\(", "keychain read"),
         Name(r"\bdef read_dotenv\b", ".env source (the key var or pointer)"),
         Name(r"\bgetpass\.getpass\(", "hidden prompt source"),
-        Name(r"\brun_key\b|\b_key\(graph\)", "Graph.run_key() / preflight._key"),
-        Name(r"\bgraph\.key\b", "the run's key on the Graph"),
+        Name(r"\brun_key\b|\b_key\(graph\)", "Graph.run_key() / RunContext.run_key() / preflight._key"),
+        Name(r"\b(?:graph|ctx)\.key\b", "the run's key on the Graph / RunContext"),
         Name(
             r"\bself\.key\b",
-            "Graph.key / provider .key",
+            "Graph.key / RunContext.key / provider .key",
             skip=("*.preflight", "*.backends.sbcli"),
-            why="preflight's _Step.key is a doit value name; sb-cli's is the service key",
+            why="(stages.)preflight's _Step.key is a doit value name; sb-cli's is the service key",
         ),
         Name(r"\bget_provider\([^)]*\bkey=", "provider built with the key"),
         Name(r"\bdef fetch_catalog\([^)]*\bkey\b", "catalog fetch takes the key"),
@@ -405,15 +409,37 @@ def add_check(modules: list[Module]) -> tuple[list[str], list[str]]:
 PRINTS = re.compile(r"\.(print|line)\(|\bTable\(|\bprint\(")
 
 
-def results_print(modules: list[Module]) -> list[str]:
-    out = []
+def _enclosing(tree: ast.Module, line: int) -> ast.FunctionDef | None:
+    """The innermost function around `line`, if any."""
+    best = None
+    for n in ast.walk(tree):
+        if isinstance(n, ast.FunctionDef) and n.lineno <= line <= (n.end_lineno or n.lineno):
+            if best is None or n.lineno >= best.lineno:
+                best = n
+    return best
+
+
+def results_print(modules: list[Module]) -> tuple[list[str], list[str]]:
+    """The modules (with why), and those of them that only call the renderer: no printing of
+    their own and no "JSON or render" branch (`ui.json`) around the call."""
+    out, calls_only = [], []
     for m in modules:
-        why = []
+        why, calls = [], []
         is_report = m.name.rsplit(".", 1)[-1] == "report" and not m.name.startswith(f"{PACKAGE}.cli")
+        ui_summary = {  # `Ui.summary`: the renderer once it moved to the Ui (JSON or the table)
+            id(f)
+            for c in ast.walk(m.tree)
+            if isinstance(c, ast.ClassDef) and c.name == "Ui"
+            for f in c.body
+            if isinstance(f, ast.FunctionDef) and f.name == "summary"
+        }
         for node in ast.walk(m.tree):
             if isinstance(node, ast.FunctionDef):
                 if node.name == "render" and is_report:
                     why.append(f"def render:{node.lineno}")
+                    continue
+                if id(node) in ui_summary:
+                    why.append(f"def Ui.summary:{node.lineno}")
                     continue
                 text = ast.unparse(node)
                 reads = re.search(r"\bsummary(\[['\"]|\.get\(['\"])", text)
@@ -426,9 +452,24 @@ def results_print(modules: list[Module]) -> list[str]:
                 and any(a.name == "render" for a in node.names)
             ):
                 why.append(f"render call:{node.lineno}")
+                calls.append(node.lineno)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "summary"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "ui"
+            ):
+                why.append(f"Ui.summary call:{node.lineno}")
+                calls.append(node.lineno)
         if why:
             out.append(f"{short(m.name)} ({', '.join(why)})")
-    return out
+            if len(calls) == len(why) and not any(
+                (f := _enclosing(m.tree, line)) is not None and re.search(r"\bui\.json\b", ast.unparse(f))
+                for line in calls
+            ):
+                calls_only.append(short(m.name))
+    return out, calls_only
 
 
 # -- driver ---------------------------------------------------------------------------------
@@ -454,8 +495,9 @@ def measure(root: Path) -> None:
         f"  + naming checks: {' '.join(name) or '-'}"
     )
     print(f"    check names: {', '.join(sorted(check_names(modules)))}")
-    printing = results_print(modules)
+    printing, calls_only = results_print(modules)
     print(f"  change how results print: {len(printing)} files: {'; '.join(printing)}")
+    print(f"    of which only call the renderer (no printing, no JSON-or-render branch): {' '.join(calls_only) or '-'}")
 
 
 def main() -> None:
