@@ -59,6 +59,7 @@ def namespace(ctx: RunContext) -> dict:
     ns: dict[str, Any] = {f"task_{name}": ctx.guard_creator(creator(name)) for name in EARLY}
 
     def pipeline() -> Iterator[dict]:
+        """A pipeline stage: image > repo > context > generate > predictions > evaluate > report."""
         for name in PIPELINE:
             yield from _stage(name).tasks(ctx)
 
