@@ -110,18 +110,13 @@ def _agent_tasks(ctx: RunContext) -> Iterator[dict]:
     for row in ctx.rows():
         iid = row["instance_id"]
         path = ctx.record_file(iid)
-
-        def run(ctx: RunContext, row: dict, path: Path) -> None:
-            run_agent(ctx, state, row, path, key)
-
-        run.__doc__ = f"mini-swe-agent on {iid} in its image."
         yield {
             "name": iid,
-            "actions": [ctx.action(run, row, path)],
+            "actions": [ctx.action(run_agent, state, row, path, key)],
             "targets": [path, ctx.trajectory_file(iid)],
             "uptodate": [lambda path=path: is_current(path, key)],
             "task_dep": [f"catalog:{s.provider}", f"image:{iid}"],
-            "doc": run.__doc__,
+            "doc": f"mini-swe-agent on {iid} in its image.",
             "verbosity": 2,
         }
 

@@ -25,15 +25,10 @@ def _instances(ctx: RunContext) -> Iterator[dict]:
     tags = engine.local_tags()  # one listing answers for most images; the rest are asked by name
     for row in ctx.rows():
         expected = row.get("image")
-
-        def pull(ctx: RunContext, row: dict) -> None:
-            images.ensure_image(ctx, row)
-
-        pull.__doc__ = f"Make {expected} present (pull, or fall back and tag)."
         yield {
             "name": row["instance_id"],
-            "actions": [ctx.action(pull, row)],
+            "actions": [ctx.action(images.ensure_image, row)],
             "uptodate": [lambda expected=expected: expected in tags or engine.is_present(expected)],
-            "doc": pull.__doc__,
+            "doc": f"Make {expected} present (pull, or fall back and tag).",
             "verbosity": 2,
         }

@@ -66,9 +66,8 @@ class RunContext:
         # Run after every doit invocation however it ends, by name: a stage's creator replaces its own.
         self.cleanups: dict[str, Callable[[], None]] = {}
         self._provider: Provider | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # kept() may build what asks for the provider
         self._kept: dict[str, Any] = {}
-        self._kept_lock = threading.RLock()
         self._record_files: dict[str, Path] = {}
         self._verdicts: dict[Path, tuple[tuple[int, int, int], bool]] = {}
 
@@ -169,7 +168,7 @@ class RunContext:
 
     def kept(self, name: str, make: Callable[[], T]) -> T:
         """What a stage keeps for the whole run (its git remotes, a token budget): made once."""
-        with self._kept_lock:
+        with self._lock:
             if name not in self._kept:
                 self._kept[name] = make()
             return self._kept[name]
@@ -327,35 +326,25 @@ class RunContext:
 
     # -- failures: kept for the front, one line -----------------------------------------
 
-    def guard(self, func: Callable[[], object]) -> Action:
-        """Wrap an action: a SwebenchError is kept for the front and fails the task quietly."""
+    def action(self, func: Callable[..., object], *args: object) -> Action:
+        """`func(self, *args)` as a doit action, named and documented as `func`: a SwebenchError it
+        raises is kept for the front and fails the task quietly. What it returns is the stage's,
+        not doit's (doit would take a record for a failure)."""
         from doit.exceptions import TaskFailed
 
-        def action():
+        def act() -> TaskFailed | None:
             if self.failure is not None:
                 return TaskFailed("an earlier task failed")
             try:
-                result = func()
-                return None if result is None or isinstance(result, dict) else result
+                func(self, *args)
             except SwebenchError as exc:
                 with self._lock:
                     self.failure = self.failure or exc
                 return TaskFailed(exc.line())
+            return None
 
-        action.__name__ = getattr(func, "__name__", "action")
-        action.__doc__ = func.__doc__
-        return action
-
-    def action(self, func: Callable[..., object], *args: object) -> Action:
-        """`func(self, *args)` as a guarded doit action, named and documented as `func`. What it
-        returns is the stage's, not doit's (doit would take a record for a failure), but a dict."""
-
-        def call() -> dict | None:
-            result = func(self, *args)
-            return result if isinstance(result, dict) else None
-
-        call.__name__, call.__doc__ = func.__name__, func.__doc__
-        return self.guard(call)
+        act.__name__, act.__doc__ = func.__name__, func.__doc__
+        return act
 
     def guard_creator(self, creator: TaskCreator) -> TaskCreator:
         """A task creator whose SwebenchError is kept for the front (doit then stops quietly)."""
